@@ -1,0 +1,61 @@
+# The commands the README names. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12, the Lambda runtime's version: the first candidate that really runs 3.12.
+PYTHON312 ?= $(shell for c in $$(ls -d $$HOME/.pyenv/versions/3.12.*/bin/python3.12 2>/dev/null | sort -rV) python3.12; do \
+	$$c -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null && { command -v $$c; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	@if [ -z "$(PYTHON312)" ]; then echo "error: python3.12 not found: install it (pyenv install 3.12) or set PYTHON312=/path/to/python3.12" >&2; exit 2; fi
+	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+.PHONY: help venv up down status env test test-unit test-integration test-e2e lint fmt clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## create the project virtual environment (.venv, Python 3.12)
+
+up: $(STAMP) ## start PostgreSQL, Redis, Cassandra and the AWS emulator; apply schema; create AWS resources
+	@$(PY) -m localcloud up
+
+down: ## stop every local service
+	@if [ -x $(PY) ]; then $(PY) -m localcloud down; fi
+
+status: $(STAMP) ## report each local service, its port, data and log
+	@$(PY) -m localcloud status
+
+env: $(STAMP) ## print the environment a function gets locally
+	@$(PY) -m localcloud env
+
+test: up ## run every test tier against the local cloud (starts it if needed)
+	$(PY) -m pytest tests
+
+test-unit: $(STAMP) ## unit tests only (no servers needed)
+	$(PY) -m pytest tests/unit
+
+test-integration: up ## integration tests against the real local servers
+	$(PY) -m pytest tests/integration
+
+test-e2e: up ## end-to-end tests
+	$(PY) -m pytest tests/e2e
+
+lint: $(STAMP) ## ruff, mypy on the shared layer, cfn-lint on the template
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/cfn-lint template.yaml
+
+fmt: $(STAMP) ## format and fix what ruff can
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean: down ## stop services and delete local data and logs (.localcloud)
+	rm -rf .localcloud

@@ -1,0 +1,1 @@
+"""Code shared by every function of the recommendation service (the Lambda layer)."""

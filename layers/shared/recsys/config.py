@@ -1,0 +1,63 @@
+"""Typed configuration, parsed once from the environment that template.yaml sets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigurationError(RuntimeError):
+    """The environment lacks a variable the function needs, or holds a malformed one."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    stage: str = Field(alias="STAGE")
+    postgres_host: str = Field(alias="POSTGRES_HOST")
+    postgres_port: int = Field(alias="POSTGRES_PORT")
+    postgres_db: str = Field(alias="POSTGRES_DB")
+    postgres_user: str = Field(alias="POSTGRES_USER")
+    postgres_password: str = Field(default="", alias="POSTGRES_PASSWORD", repr=False)
+    redis_url: str = Field(alias="REDIS_URL")
+    cassandra_contact_points: tuple[str, ...] = Field(alias="CASSANDRA_CONTACT_POINTS")
+    cassandra_port: int = Field(alias="CASSANDRA_PORT")
+    cassandra_keyspace: str = Field(alias="CASSANDRA_KEYSPACE")
+    cassandra_local_dc: str = Field(alias="CASSANDRA_LOCAL_DC")
+    index_bucket_name: str = Field(alias="INDEX_BUCKET_NAME")
+    interaction_stream_name: str = Field(alias="INTERACTION_STREAM_NAME")
+    catalog_import_queue_url: str = Field(alias="CATALOG_IMPORT_QUEUE_URL")
+
+    @field_validator("cassandra_contact_points", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(host.strip() for host in value.split(",") if host.strip())
+        return value
+
+    @field_validator("cassandra_keyspace")
+    @classmethod
+    def _plain_identifier(cls, value: str) -> str:
+        # The keyspace is interpolated into CQL DDL, which cannot take bind parameters.
+        if not value.replace("_", "").isalnum():
+            raise ValueError("must contain only letters, digits and underscores")
+        return value
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        try:
+            return cls.model_validate(dict(os.environ if environ is None else environ))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigurationError(f"invalid function configuration: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this execution environment, parsed on first use (cold start)."""
+    return Settings.from_environment()

@@ -1,0 +1,89 @@
+"""Clients of the stores, created on first use and reused across warm invocations.
+
+Nothing connects at import time; each client is built from the typed settings, and AWS
+clients take their endpoint from the environment (AWS_ENDPOINT_URL locally, none on AWS).
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psycopg
+    import redis
+    from cassandra.cluster import Session
+
+    from recsys.config import Settings
+
+_lock = threading.Lock()
+_postgres: dict[tuple[str, int, str, str], psycopg.Connection] = {}
+_cassandra: dict[tuple[tuple[str, ...], int, str], Session] = {}
+
+
+@cache
+def aws_client(service: str) -> Any:
+    import boto3
+
+    return boto3.session.Session().client(service)
+
+
+def postgres_connection(settings: Settings) -> psycopg.Connection:
+    """An autocommit connection; a broken one is replaced on the next call."""
+    import psycopg
+
+    key = (settings.postgres_host, settings.postgres_port, settings.postgres_db, settings.postgres_user)
+    with _lock:
+        conn = _postgres.get(key)
+        if conn is None or conn.closed or conn.broken:
+            conn = psycopg.connect(
+                host=settings.postgres_host,
+                port=settings.postgres_port,
+                dbname=settings.postgres_db,
+                user=settings.postgres_user,
+                password=settings.postgres_password or None,
+                autocommit=True,
+                connect_timeout=3,
+                application_name=f"recsys-{settings.stage}",
+            )
+            _postgres[key] = conn
+        return conn
+
+
+@lru_cache(maxsize=8)
+def _redis_for_url(url: str) -> redis.Redis:
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30)
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    return _redis_for_url(settings.redis_url)
+
+
+def cassandra_session(settings: Settings) -> Session:
+    """A session bound to the configured keyspace, token-aware within the local datacenter."""
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+
+    key = (settings.cassandra_contact_points, settings.cassandra_port, settings.cassandra_keyspace)
+    with _lock:
+        session = _cassandra.get(key)
+        if session is None or session.is_shutdown:
+            profile = ExecutionProfile(
+                load_balancing_policy=TokenAwarePolicy(
+                    DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc)
+                ),
+                request_timeout=5,
+            )
+            cluster = Cluster(
+                list(settings.cassandra_contact_points),
+                port=settings.cassandra_port,
+                execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+                protocol_version=5,
+                connect_timeout=5,
+            )
+            session = cluster.connect(settings.cassandra_keyspace)
+            _cassandra[key] = session
+        return session

@@ -1,0 +1,95 @@
+"""Users and the item catalog (PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from recsys.domain import Item, User
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+class Catalog(Protocol):
+    def upsert_item(self, item: Item) -> None: ...
+    def get_item(self, item_id: str) -> Item | None: ...
+    def upsert_user(self, user: User) -> None: ...
+    def get_user(self, user_id: str) -> User | None: ...
+
+
+_ITEM_COLUMNS = (
+    "item_id, title, description, category, subcategory, tags, content_features,"
+    " thumbnail_url, avg_rating, interaction_count, is_active, created_at"
+)
+_USER_COLUMNS = (
+    "user_id, preferred_categories, language, country, engagement_level,"
+    " total_interactions, is_new_user, created_at"
+)
+
+
+class PostgresCatalog:
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+
+    def upsert_item(self, item: Item) -> None:
+        self._conn.execute(
+            "INSERT INTO items (item_id, title, description, category, subcategory, tags,"
+            " content_features, thumbnail_url, avg_rating, is_active)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (item_id) DO UPDATE SET title = EXCLUDED.title,"
+            " description = EXCLUDED.description, category = EXCLUDED.category,"
+            " subcategory = EXCLUDED.subcategory, tags = EXCLUDED.tags,"
+            " content_features = EXCLUDED.content_features, thumbnail_url = EXCLUDED.thumbnail_url,"
+            " avg_rating = EXCLUDED.avg_rating, is_active = EXCLUDED.is_active, updated_at = NOW()",
+            (
+                item.item_id,
+                item.title,
+                item.description,
+                item.category,
+                item.subcategory,
+                list(item.tags),
+                Jsonb(item.content_features),
+                item.thumbnail_url,
+                item.avg_rating,
+                item.is_active,
+            ),
+        )
+
+    def get_item(self, item_id: str) -> Item | None:
+        with self._conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE item_id = %s", (item_id,)).fetchone()
+        if row is None:
+            return None
+        row["tags"] = tuple(row["tags"] or ())
+        row["content_features"] = row["content_features"] or {}
+        return Item(**row)
+
+    def upsert_user(self, user: User) -> None:
+        self._conn.execute(
+            "INSERT INTO users (user_id, preferred_categories, language, country, engagement_level,"
+            " total_interactions, is_new_user) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (user_id) DO UPDATE SET preferred_categories = EXCLUDED.preferred_categories,"
+            " language = EXCLUDED.language, country = EXCLUDED.country,"
+            " engagement_level = EXCLUDED.engagement_level,"
+            " total_interactions = EXCLUDED.total_interactions, is_new_user = EXCLUDED.is_new_user",
+            (
+                user.user_id,
+                list(user.preferred_categories),
+                user.language,
+                user.country,
+                user.engagement_level,
+                user.total_interactions,
+                user.is_new_user,
+            ),
+        )
+
+    def get_user(self, user_id: str) -> User | None:
+        with self._conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = %s", (user_id,)).fetchone()
+        if row is None:
+            return None
+        row["preferred_categories"] = tuple(row["preferred_categories"] or ())
+        return User(**row)

@@ -1,0 +1,40 @@
+"""Published index artifacts (S3): `<version>/<name>` objects and a `latest.json` pointer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+_LATEST = "latest.json"
+
+
+class IndexArtifacts(Protocol):
+    def put(self, version: str, name: str, data: bytes) -> None: ...
+    def get(self, version: str, name: str) -> bytes: ...
+    def mark_latest(self, version: str) -> None: ...
+    def latest_version(self) -> str | None: ...
+
+
+class S3IndexArtifacts:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def put(self, version: str, name: str, data: bytes) -> None:
+        self._s3.put_object(Bucket=self._bucket, Key=f"{version}/{name}", Body=data)
+
+    def get(self, version: str, name: str) -> bytes:
+        response = self._s3.get_object(Bucket=self._bucket, Key=f"{version}/{name}")
+        return bytes(response["Body"].read())
+
+    def mark_latest(self, version: str) -> None:
+        """Point readers at `version`; written last, after every artifact of the version."""
+        body = json.dumps({"version": version}).encode()
+        self._s3.put_object(Bucket=self._bucket, Key=_LATEST, Body=body, ContentType="application/json")
+
+    def latest_version(self) -> str | None:
+        try:
+            response = self._s3.get_object(Bucket=self._bucket, Key=_LATEST)
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        return str(json.loads(response["Body"].read())["version"])

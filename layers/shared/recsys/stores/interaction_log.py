@@ -1,0 +1,113 @@
+"""The interaction log (Cassandra): per-user history newest first, per-item history, event ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from cassandra.query import BatchStatement, BatchType
+
+from recsys.domain import Interaction
+
+if TYPE_CHECKING:
+    from cassandra.cluster import Session
+
+
+@dataclass(frozen=True)
+class ItemInteraction:
+    user_id: str
+    action: str
+    event_time: datetime
+    event_id: str
+
+
+class InteractionLog(Protocol):
+    def append(self, interaction: Interaction) -> None: ...
+    def for_user(self, user_id: str, limit: int = 100) -> list[Interaction]: ...
+    def for_item(self, item_id: str, limit: int = 100) -> list[ItemInteraction]: ...
+    def claim_event(self, event_id: str) -> bool: ...
+
+
+def _utc(value: datetime) -> datetime:
+    # The driver returns naive datetimes that are in UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class CassandraInteractionLog:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._insert_user = session.prepare(
+            "INSERT INTO interactions (user_id, event_time, item_id, event_id, action_type, weight,"
+            " context, session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._insert_item = session.prepare(
+            "INSERT INTO item_interactions (item_id, event_time, user_id, event_id, action_type)"
+            " VALUES (?, ?, ?, ?, ?)"
+        )
+        self._select_user = session.prepare(
+            "SELECT user_id, event_time, item_id, event_id, action_type, context, session_id"
+            " FROM interactions WHERE user_id = ? LIMIT ?"
+        )
+        self._select_item = session.prepare(
+            "SELECT user_id, event_time, event_id, action_type FROM item_interactions"
+            " WHERE item_id = ? LIMIT ?"
+        )
+        self._claim = session.prepare(
+            "INSERT INTO interaction_event_ids (event_id, claimed_at) VALUES (?, ?) IF NOT EXISTS"
+        )
+
+    def append(self, interaction: Interaction) -> None:
+        """Write both views of one event; a replay rewrites the same rows."""
+        # A logged batch: either both tables get the event or the batch log replays it.
+        batch = BatchStatement(batch_type=BatchType.LOGGED)
+        batch.add(
+            self._insert_user,
+            (
+                interaction.user_id,
+                interaction.event_time,
+                interaction.item_id,
+                interaction.event_id,
+                interaction.action,
+                interaction.weight,
+                interaction.context,
+                interaction.session_id,
+            ),
+        )
+        batch.add(
+            self._insert_item,
+            (
+                interaction.item_id,
+                interaction.event_time,
+                interaction.user_id,
+                interaction.event_id,
+                interaction.action,
+            ),
+        )
+        self._session.execute(batch)
+
+    def for_user(self, user_id: str, limit: int = 100) -> list[Interaction]:
+        rows = self._session.execute(self._select_user, (user_id, limit))
+        return [
+            Interaction(
+                event_id=row.event_id,
+                user_id=row.user_id,
+                item_id=row.item_id,
+                action=row.action_type,
+                event_time=_utc(row.event_time),
+                context=dict(row.context or {}),
+                session_id=row.session_id,
+            )
+            for row in rows
+        ]
+
+    def for_item(self, item_id: str, limit: int = 100) -> list[ItemInteraction]:
+        rows = self._session.execute(self._select_item, (item_id, limit))
+        return [
+            ItemInteraction(row.user_id, row.action_type, _utc(row.event_time), row.event_id) for row in rows
+        ]
+
+    def claim_event(self, event_id: str) -> bool:
+        """True for the first claim of an event id within 24 hours, False for any repeat."""
+        result = self._session.execute(self._claim, (event_id, datetime.now(UTC)))
+        return bool(result.was_applied)

@@ -1,0 +1,47 @@
+"""`python -m localcloud up|down|status|env`: the local cloud's command line (see the Makefile)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from localcloud.services.base import ServiceError
+from localcloud.settings import SERVED_STACK, TEST_STACK
+from localcloud.stack import LocalCloud
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="localcloud", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start every service, apply the schema, create AWS resources")
+    commands.add_parser("down", help="stop every service")
+    commands.add_parser("status", help="report each service (exit 1 unless all are up)")
+    env = commands.add_parser("env", help="print the environment a function gets locally")
+    env.add_argument("--stack", choices=["served", "test"], default="served")
+    args = parser.parse_args(argv)
+
+    cloud = LocalCloud()
+    try:
+        if args.command == "up":
+            started = time.monotonic()
+            cloud.up()
+            print(f"local cloud ready in {time.monotonic() - started:.1f}s")
+        elif args.command == "down":
+            cloud.down()
+        elif args.command == "status":
+            return 0 if cloud.status() else 1
+        elif args.command == "env":
+            stack = SERVED_STACK if args.stack == "served" else TEST_STACK
+            for key, value in sorted(cloud.function_environment(stack).items()):
+                print(f"export {key}={value!r}")
+    except ServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

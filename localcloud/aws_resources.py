@@ -1,0 +1,93 @@
+"""Create the template's stateful AWS resources (buckets, streams, queues) in the emulator.
+
+The list of what to create is the template itself: every resource of a supported type is
+created under the physical name the template gives it, in dependency order, idempotently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from localcloud.template import StackContext, TemplateError, UnresolvedResource, referenced_resources
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+
+def _create_bucket(clients: Any, ctx: StackContext, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
+    s3 = clients("s3")
+    name = props.get("BucketName") or f"{ctx.stack_name}-{logical_id}".lower()
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        if ctx.region == "us-east-1":
+            s3.create_bucket(Bucket=name)
+        else:
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": ctx.region})
+    if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return {"Ref": name, "Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
+
+
+def _create_stream(clients: Any, ctx: StackContext, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
+    kinesis = clients("kinesis")
+    name = props.get("Name") or f"{ctx.stack_name}-{logical_id}"
+    with contextlib.suppress(kinesis.exceptions.ResourceInUseException):
+        kinesis.create_stream(StreamName=name, ShardCount=int(props.get("ShardCount", 1)))
+    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    return {"Ref": name, "Arn": arn}
+
+
+_QUEUE_ATTRIBUTES = (
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds",
+)
+
+
+def _create_queue(clients: Any, ctx: StackContext, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
+    sqs = clients("sqs")
+    name = props.get("QueueName") or f"{ctx.stack_name}-{logical_id}"
+    attributes = {key: str(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
+    if "RedrivePolicy" in props:
+        attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    if attributes:
+        # Set separately so a changed template updates a queue that already exists.
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+
+
+CREATORS = {
+    "AWS::S3::Bucket": _create_bucket,
+    "AWS::Kinesis::Stream": _create_stream,
+    "AWS::SQS::Queue": _create_queue,
+}
+
+
+def create_stack_resources(ctx: StackContext, clients: Any) -> dict[str, dict[str, str]]:
+    """Create every supported resource of the template; returns logical id -> attributes."""
+    resources = ctx.template["Resources"]
+    pending = {lid for lid, res in resources.items() if res.get("Type") in CREATORS}
+    all_ids = set(resources)
+    while pending:
+        ready = sorted(
+            lid
+            for lid in pending
+            if not (referenced_resources(resources[lid].get("Properties", {}), all_ids) & pending)
+        )
+        if not ready:
+            raise TemplateError(f"circular references between {sorted(pending)}")
+        for logical_id in ready:
+            resource = resources[logical_id]
+            try:
+                props = ctx.resolve(resource.get("Properties") or {})
+            except UnresolvedResource as exc:
+                raise TemplateError(
+                    f"{logical_id} refers to {exc.logical_id}, which the local stack cannot create"
+                ) from None
+            ctx.resources[logical_id] = CREATORS[resource["Type"]](clients, ctx, logical_id, props)
+            pending.discard(logical_id)
+    return ctx.resources

@@ -1,0 +1,50 @@
+"""The AWS emulator: moto server, serving S3, SQS, Kinesis and EventBridge Scheduler."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from localcloud.services.base import Service, ServiceError
+from localcloud.settings import HOST, Ports
+
+
+class AwsEmulator(Service):
+    name = "aws"
+    title = "AWS emulator (moto)"
+    ready_timeout = 20.0
+
+    def __init__(self, layout, ports: Ports) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(layout)
+        self.port = ports.aws
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"RECSYS_AWS_PORT": self.port}
+
+    @property
+    def data_location(self) -> str:
+        return "in memory (make up re-creates the template's resources)"
+
+    @property
+    def executable(self) -> str | None:
+        beside = Path(sys.executable).with_name("moto_server")
+        return str(beside) if beside.exists() else shutil.which("moto_server")
+
+    def install(self) -> None:
+        if self.executable is None:
+            raise ServiceError("moto_server is missing from the project venv: run `make venv`")
+
+    def spawn(self) -> None:
+        assert self.executable is not None
+        self.launch([self.executable, "-H", HOST, "-p", str(self.port)])
+
+    def answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{self.port}/moto-api/data.json", timeout=1) as reply:
+                return bool(reply.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False

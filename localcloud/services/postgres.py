@@ -1,0 +1,178 @@
+"""PostgreSQL 15 from the machine's server binaries, a cluster in the checkout's state folder."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+from localcloud.services.base import Service, ServiceError, apt_install, wait_until
+from localcloud.settings import HOST, Ports
+
+SUPERUSER = "recsys"
+# initdb and postgres refuse to run as root; as root we run them as this system user.
+SYSTEM_USER = "postgres"
+
+
+def _bin_dir() -> Path | None:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/15/bin")) + sorted(
+        glob.glob("/usr/lib/postgresql/*/bin")
+    )
+    for candidate in candidates:
+        if Path(candidate, "pg_ctl").exists():
+            return Path(candidate)
+    found = shutil.which("pg_ctl")
+    return Path(found).parent if found else None
+
+
+class Postgres(Service):
+    name = "postgres"
+    title = "PostgreSQL"
+    ready_timeout = 30.0
+
+    def __init__(self, layout, ports: Ports) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(layout)
+        self.port = ports.postgres
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"RECSYS_POSTGRES_PORT": self.port}
+
+    @property
+    def bin_dir(self) -> Path:
+        found = _bin_dir()
+        if found is None:
+            raise ServiceError(
+                "PostgreSQL server binaries (pg_ctl) are missing: apt-get install -y postgresql-15"
+            )
+        return found
+
+    def install(self) -> None:
+        if _bin_dir() is None:
+            apt_install("postgresql-15", "the PostgreSQL 15 server")
+
+    def _as_owner(self, command: list[str]) -> list[str]:
+        if os.geteuid() != 0:
+            return command
+        try:
+            pwd.getpwnam(SYSTEM_USER)
+        except KeyError:
+            raise ServiceError(
+                f"running as root needs the '{SYSTEM_USER}' system user for PostgreSQL: "
+                "apt-get install -y postgresql-15 creates it"
+            ) from None
+        return ["runuser", "-u", SYSTEM_USER, "--", *command]
+
+    def _give_to_owner(self, *paths: Path) -> None:
+        if os.geteuid() != 0:
+            return
+        owner = pwd.getpwnam(SYSTEM_USER)
+        for path in paths:
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+
+    def prepare(self) -> None:
+        self.log_file.touch()
+        self._give_to_owner(self.data_dir, self.log_file)
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        # The server user must be able to reach the folder through every parent.
+        probe = subprocess.run(self._as_owner(["test", "-w", str(self.data_dir)]), check=False)
+        if probe.returncode != 0:
+            raise ServiceError(
+                f"the '{SYSTEM_USER}' user cannot write {self.data_dir}; put the checkout in a folder "
+                "other users can traverse (e.g. not under /root), or set RECSYS_STATE_DIR"
+            )
+        result = subprocess.run(
+            self._as_owner(
+                [
+                    str(self.bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ServiceError(f"initdb failed: {(result.stderr or result.stdout).strip().splitlines()[-1]}")
+
+    def spawn(self) -> None:
+        options = (
+            f"-c listen_addresses={HOST} -c port={self.port} -c unix_socket_directories='' "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        result = subprocess.run(
+            self._as_owner(
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    options,
+                    "-W",
+                    "start",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ServiceError(f"pg_ctl start failed ({result.stderr.strip()}); see {self.log_file}")
+        # The postmaster writes its own pid file; mirror its first line into ours.
+        if not wait_until(self._mirror_pid, 10):
+            raise ServiceError(f"PostgreSQL wrote no postmaster.pid; see {self.log_file}")
+
+    def _mirror_pid(self) -> bool:
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return False
+        self.write_pid(pid)
+        return True
+
+    def answers(self) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(
+                host=HOST, port=self.port, user=SUPERUSER, dbname="postgres", connect_timeout=2
+            ) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.OperationalError:
+            return False
+
+    def terminate(self, pid: int) -> None:
+        subprocess.run(
+            self._as_owner(
+                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-W", "stop"]
+            ),
+            capture_output=True,
+            check=False,
+        )
+
+    def ensure_database(self, name: str, *, recreate: bool = False) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(
+            host=HOST, port=self.port, user=SUPERUSER, dbname="postgres", autocommit=True
+        ) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if exists and recreate:
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+                exists = None
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -1,0 +1,66 @@
+"""Redis 7 (Debian's redis-server), persisting to the checkout's state folder."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from localcloud.services.base import Service, ServiceError, apt_install
+from localcloud.settings import HOST, Ports
+
+
+class Redis(Service):
+    name = "redis"
+    title = "Redis"
+    ready_timeout = 15.0
+
+    def __init__(self, layout, ports: Ports) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(layout)
+        self.port = ports.redis
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"RECSYS_REDIS_PORT": self.port}
+
+    def install(self) -> None:
+        if shutil.which("redis-server") is None:
+            apt_install("redis-server", "the Redis server")
+        version = subprocess.run(
+            ["redis-server", "--version"], capture_output=True, text=True, check=False
+        ).stdout
+        major = version.split("v=", 1)[1].split(".", 1)[0] if "v=" in version else "0"
+        if int(major) < 7:
+            raise ServiceError(
+                f"Redis 7 or newer is needed, found {version.strip()}: apt-get install -y redis-server"
+            )
+
+    def spawn(self) -> None:
+        self.launch(
+            [
+                "redis-server",
+                "--bind",
+                HOST,
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.data_dir),
+                "--save",
+                "60 1000",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+                "--daemonize",
+                "no",
+                "--logfile",
+                "",
+            ]
+        )
+
+    def answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(host=HOST, port=self.port, socket_timeout=1).ping())
+        except redis.RedisError:
+            return False

@@ -1,0 +1,118 @@
+"""Where the local cloud lives: ports, folders, and the template parameters of a local stack.
+
+Every port can be moved with an environment variable (RECSYS_<NAME>_PORT) when another
+program holds it; nothing else needs to change, since functions and tests read the values
+from here through the template.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from localcloud.aws_resources import ACCOUNT_ID
+from localcloud.template import StackContext, load_template
+
+ROOT = Path(__file__).resolve().parent.parent
+CASSANDRA_VERSION = "5.0.6"
+
+
+def _port(name: str, default: int) -> int:
+    raw = os.environ.get(f"RECSYS_{name}_PORT", str(default))
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SystemExit(f"RECSYS_{name}_PORT={raw!r} is not a port number; unset it or give 1-65535")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class Ports:
+    postgres: int = _port("POSTGRES", 55432)
+    redis: int = _port("REDIS", 56379)
+    cassandra: int = _port("CASSANDRA", 59042)
+    cassandra_storage: int = _port("CASSANDRA_STORAGE", 57000)
+    cassandra_jmx: int = _port("CASSANDRA_JMX", 57199)
+    aws: int = _port("AWS", 4566)
+    api: int = _port("API", 3000)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Folders: state (data, logs, pids) inside the checkout, downloads in the user's cache."""
+
+    root: Path = ROOT
+    state: Path = Path(os.environ.get("RECSYS_STATE_DIR", ROOT / ".localcloud"))
+    cache: Path = Path(
+        os.environ.get(
+            "RECSYS_CACHE_DIR",
+            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "recsys-localcloud",
+        )
+    )
+
+    def data(self, service: str) -> Path:
+        return self.state / "data" / service
+
+    def log(self, service: str) -> Path:
+        return self.state / "logs" / f"{service}.log"
+
+    def pid(self, service: str) -> Path:
+        return self.state / "run" / f"{service}.pid"
+
+    @property
+    def template(self) -> Path:
+        return self.root / "template.yaml"
+
+
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One local deployment of the template: its stack name and where its data goes.
+
+    The served local stack and the test suite's stack share the servers but not the data:
+    each has its own database, keyspace, Redis database and AWS resource names.
+    """
+
+    name: str
+    database: str
+    keyspace: str
+    redis_db: int
+
+    def parameters(self, ports: Ports) -> dict[str, str]:
+        return {
+            "Stage": "local",
+            "PostgresHost": HOST,
+            "PostgresPort": str(ports.postgres),
+            "PostgresDatabase": self.database,
+            "PostgresUser": "recsys",
+            "RedisUrl": f"redis://{HOST}:{ports.redis}/{self.redis_db}",
+            "CassandraContactPoints": HOST,
+            "CassandraPort": str(ports.cassandra),
+            "CassandraKeyspace": self.keyspace,
+        }
+
+    def context(self, ports: Ports, layout: Layout) -> StackContext:
+        return StackContext(
+            template=load_template(layout.template),
+            stack_name=self.name,
+            region=REGION,
+            account_id=ACCOUNT_ID,
+            parameter_overrides=self.parameters(ports),
+        )
+
+
+SERVED_STACK = Stack(name="recsys-local", database="recsys", keyspace="recsys", redis_db=0)
+TEST_STACK = Stack(name="recsys-test", database="recsys_test", keyspace="recsys_test", redis_db=15)
+
+
+def aws_environment(ports: Ports) -> dict[str, str]:
+    """What every AWS client needs to talk to the emulator instead of AWS."""
+    return {
+        "AWS_ENDPOINT_URL": f"http://{HOST}:{ports.aws}",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }

@@ -1,0 +1,133 @@
+"""The local cloud as a whole: its services, and the stacks (schema + AWS resources) on them."""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+from typing import Any
+
+import psycopg
+import redis
+
+from localcloud.aws_resources import create_stack_resources
+from localcloud.services.aws_emulator import AwsEmulator
+from localcloud.services.base import Service, ServiceError
+from localcloud.services.cassandra import Cassandra
+from localcloud.services.postgres import SUPERUSER, Postgres
+from localcloud.services.redis import Redis
+from localcloud.settings import HOST, SERVED_STACK, Layout, Ports, Stack, aws_environment
+from localcloud.template import StackContext
+from recsys.schema.migrate import ensure_keyspace, migrate_cassandra, migrate_postgres
+
+
+class LocalCloud:
+    def __init__(self, layout: Layout | None = None, ports: Ports | None = None) -> None:
+        self.layout = layout or Layout()
+        self.ports = ports or Ports()
+        self.cassandra = Cassandra(self.layout, self.ports)
+        self.postgres = Postgres(self.layout, self.ports)
+        self.redis = Redis(self.layout, self.ports)
+        self.aws = AwsEmulator(self.layout, self.ports)
+
+    @property
+    def services(self) -> list[Service]:
+        # Cassandra first: it takes longest to become ready, the others start meanwhile.
+        return [self.cassandra, self.postgres, self.redis, self.aws]
+
+    def up(self) -> None:
+        fresh = {service.name: service.start() for service in self.services}
+        # Quickest first, so each reported time is that service's own.
+        for service in sorted(self.services, key=lambda s: s.ready_timeout):
+            service.wait_ready()
+            where = ", ".join(f"{HOST}:{port}" for port in service.ports.values())
+            if fresh[service.name] and service.spawned_at is not None:
+                took = time.monotonic() - service.spawned_at
+                ready_for = "ready for CQL" if service is self.cassandra else "ready"
+                print(f"  {service.title:<20} {where:<38} {ready_for} in {took:.1f}s", flush=True)
+            else:
+                print(f"  {service.title:<20} {where:<38} already running", flush=True)
+        context = self.deploy(SERVED_STACK)
+        created = len(context.resources)
+        print(
+            f"  stack {SERVED_STACK.name}: schema applied, {created} AWS resources created from template.yaml"
+        )
+
+    def down(self) -> None:
+        for service in reversed(self.services):
+            stopped = service.stop()
+            print(f"  {service.title:<20} {'stopped' if stopped else 'not running'}")
+
+    def status(self) -> bool:
+        healthy = True
+        for service in self.services:
+            pid = service.pid()
+            answering = pid is not None and service.answers()
+            healthy &= answering
+            state = "up" if answering else ("starting" if pid else "down")
+            ports = ",".join(str(p) for p in service.ports.values())
+            print(
+                f"  {service.title:<20} {state:<8} pid={pid or '-':<8} port={ports:<12} "
+                f"data={service.data_location} log={service.log_file}"
+            )
+        return healthy
+
+    # -- stacks --------------------------------------------------------------------------
+    def aws_client(self, service: str) -> Any:
+        return _aws_client(service, tuple(sorted(aws_environment(self.ports).items())))
+
+    def deploy(self, stack: Stack, *, fresh: bool = False) -> StackContext:
+        """Apply the schema and create the template's AWS resources for `stack`.
+
+        fresh=True first wipes the stack's data (the test suite starts from empty stores).
+        """
+        self.postgres.ensure_database(stack.database, recreate=fresh)
+        with psycopg.connect(
+            host=HOST, port=self.ports.postgres, user=SUPERUSER, dbname=stack.database, autocommit=True
+        ) as conn:
+            migrate_postgres(conn)
+
+        with self.cassandra.session() as session:
+            if fresh:
+                session.execute(f"DROP KEYSPACE IF EXISTS {stack.keyspace}")
+            ensure_keyspace(session, stack.keyspace)
+            migrate_cassandra(session, stack.keyspace)
+
+        if fresh:
+            redis.Redis(host=HOST, port=self.ports.redis, db=stack.redis_db).flushdb()
+
+        context = stack.context(self.ports, self.layout)
+        try:
+            create_stack_resources(context, self.aws_client)
+        except Exception as exc:  # botocore errors carry the emulator's message
+            raise ServiceError(
+                f"creating {stack.name}'s AWS resources in the emulator failed: {exc}"
+            ) from exc
+        return context
+
+    def function_environment(self, stack: Stack, function_id: str | None = None) -> dict[str, str]:
+        """The environment a function of `stack` gets: template Globals, its own, and AWS endpoint."""
+        context = stack.context(self.ports, self.layout)
+        create_stack_resources(context, self.aws_client)
+        template = context.template
+        variables: dict[str, Any] = dict(
+            ((template.get("Globals") or {}).get("Function") or {})
+            .get("Environment", {})
+            .get("Variables", {})
+        )
+        if function_id is not None:
+            own = template["Resources"][function_id].get("Properties", {})
+            variables.update(own.get("Environment", {}).get("Variables", {}))
+        resolved = {key: str(value) for key, value in context.resolve(variables).items()}
+        return {**resolved, **aws_environment(self.ports)}
+
+
+@cache
+def _aws_client(service: str, environment: tuple[tuple[str, str], ...]) -> Any:
+    import boto3
+
+    env = dict(environment)
+    return boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    ).client(service, endpoint_url=env["AWS_ENDPOINT_URL"])

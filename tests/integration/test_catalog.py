@@ -1,0 +1,65 @@
+import uuid
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from recsys.connections import postgres_connection
+from recsys.domain import Item, User
+from recsys.stores.catalog import PostgresCatalog
+
+
+@pytest.fixture
+def catalog(settings):
+    return PostgresCatalog(postgres_connection(settings))
+
+
+def test_item_is_written_and_read_back(catalog, settings):
+    item_id = f"movie_{uuid.uuid4().hex[:8]}"
+    item = Item(
+        item_id=item_id,
+        title="Inception",
+        category="Sci-Fi",
+        tags=("dream", "heist"),
+        content_features={"director": "Christopher Nolan", "year": 2010},
+        thumbnail_url="https://cdn.example.com/inception.jpg",
+        avg_rating=Decimal("4.80"),
+    )
+    catalog.upsert_item(item)
+    stored = catalog.get_item(item_id)
+    assert stored is not None
+    assert (stored.title, stored.category, stored.tags) == ("Inception", "Sci-Fi", ("dream", "heist"))
+    assert stored.content_features == {"director": "Christopher Nolan", "year": 2010}
+    assert stored.avg_rating == Decimal("4.80")
+    assert stored.created_at is not None
+
+    catalog.upsert_item(Item(item_id=item_id, title="Inception (2010)", category="Sci-Fi"))
+    assert catalog.get_item(item_id).title == "Inception (2010)"
+    # The row really is in PostgreSQL, read through a connection of its own.
+    with psycopg.connect(
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        dbname=settings.postgres_db,
+        user=settings.postgres_user,
+    ) as conn:
+        count = conn.execute("SELECT count(*) FROM items WHERE item_id = %s", (item_id,)).fetchone()[0]
+    assert count == 1
+
+
+def test_unknown_item_and_user_are_none(catalog):
+    assert catalog.get_item("no-such-item") is None
+    assert catalog.get_user("no-such-user") is None
+
+
+def test_user_is_written_and_read_back(catalog):
+    user_id = f"user_{uuid.uuid4().hex[:8]}"
+    catalog.upsert_user(User(user_id=user_id, preferred_categories=("sci-fi", "drama"), country="US"))
+    stored = catalog.get_user(user_id)
+    assert stored.preferred_categories == ("sci-fi", "drama")
+    assert stored.country == "US" and stored.is_new_user is True
+
+
+def test_sql_injection_in_values_is_stored_as_data(catalog):
+    item_id = f"x'); DROP TABLE items; --{uuid.uuid4().hex[:4]}"
+    catalog.upsert_item(Item(item_id=item_id, title="'; DELETE FROM items; --"))
+    assert catalog.get_item(item_id).title == "'; DELETE FROM items; --"

@@ -1,0 +1,65 @@
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from recsys.connections import cassandra_session
+from recsys.domain import Interaction
+from recsys.stores.interaction_log import CassandraInteractionLog
+
+T0 = datetime(2024, 1, 20, 15, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def log(settings):
+    return CassandraInteractionLog(cassandra_session(settings))
+
+
+def event(user_id, item_id, action, minutes, **extra):
+    return Interaction(uuid.uuid4().hex, user_id, item_id, action, T0 + timedelta(minutes=minutes), **extra)
+
+
+def test_user_history_comes_back_newest_first(log):
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    written = [
+        event(user, "movie_2", "watch", 2),
+        event(user, "movie_1", "click", 0, context={"source": "homepage", "position": "3"}, session_id="s1"),
+        event(user, "movie_3", "like", 5),
+    ]
+    for interaction in written:
+        log.append(interaction)
+
+    history = log.for_user(user)
+    assert [i.item_id for i in history] == ["movie_3", "movie_2", "movie_1"]
+    assert history[2] == written[1]  # every field, context and session included
+    assert [i.item_id for i in log.for_user(user, limit=2)] == ["movie_3", "movie_2"]
+
+
+def test_same_millisecond_events_are_both_kept_and_a_replay_is_not_duplicated(log):
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    first, second = event(user, "movie_9", "impression", 0), event(user, "movie_9", "click", 0)
+    log.append(first)
+    log.append(second)
+    log.append(first)  # a consumer retry
+    assert sorted(i.action for i in log.for_user(user)) == ["click", "impression"]
+
+
+def test_item_history_is_kept_per_item(log):
+    item = f"movie_{uuid.uuid4().hex[:8]}"
+    log.append(event("user_a", item, "click", 1))
+    log.append(event("user_b", item, "purchase", 4))
+    history = log.for_item(item)
+    assert [(h.user_id, h.action) for h in history] == [("user_b", "purchase"), ("user_a", "click")]
+    assert history[0].event_time == T0 + timedelta(minutes=4)
+
+
+def test_event_id_is_claimed_once_with_a_24_hour_ttl(log, settings):
+    event_id = uuid.uuid4().hex
+    assert log.claim_event(event_id) is True
+    assert log.claim_event(event_id) is False
+    row = (
+        cassandra_session(settings)
+        .execute("SELECT TTL(claimed_at) AS ttl FROM interaction_event_ids WHERE event_id = %s", (event_id,))
+        .one()
+    )
+    assert 86000 < row.ttl <= 86400

@@ -1,0 +1,51 @@
+import socket
+
+import pytest
+
+from localcloud.services.base import Service, ServiceError
+from localcloud.settings import Layout
+
+
+class Dummy(Service):
+    name = "dummy"
+    title = "Dummy"
+
+    def __init__(self, layout, port):
+        super().__init__(layout)
+        self.port = port
+        self.spawned = False
+
+    @property
+    def ports(self):
+        return {"RECSYS_DUMMY_PORT": self.port}
+
+    def install(self):
+        pass
+
+    def spawn(self):
+        self.spawned = True
+
+    def answers(self):
+        return True
+
+
+def test_taken_port_gives_one_line_naming_port_and_fix(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        service = Dummy(Layout(state=tmp_path), port)
+        with pytest.raises(ServiceError) as caught:
+            service.start()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(port) in message and "RECSYS_DUMMY_PORT" in message
+    assert not service.spawned
+
+
+def test_stale_pid_file_is_ignored(tmp_path):
+    service = Dummy(Layout(state=tmp_path), 1)
+    service.write_pid(2**22 + 12345)  # beyond pid_max: no such process
+    assert service.pid() is None
+    assert service.stop() is False
+    assert not service.pid_file.exists()
