@@ -49,3 +49,23 @@ def test_stale_pid_file_is_ignored(tmp_path):
     assert service.pid() is None
     assert service.stop() is False
     assert not service.pid_file.exists()
+
+
+class ExitsAtOnce(Dummy):
+    ready_timeout = 5
+
+    def spawn(self):
+        self.launch(["sh", "-c", "echo 'FATAL: bad config line 3' >&2; exit 1"])
+
+    def answers(self):
+        return False
+
+
+def test_server_dying_during_start_up_is_reported_with_its_last_log_line(tmp_path):
+    service = ExitsAtOnce(Layout(state=tmp_path), 1)
+    assert service.start() is True
+    with pytest.raises(ServiceError) as caught:
+        service.wait_ready()
+    message = str(caught.value)
+    assert "exited during start-up" in message and "FATAL: bad config line 3" in message
+    assert "\n" not in message
