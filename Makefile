@@ -6,6 +6,12 @@ SHELL := /bin/bash
 PYTHON312 ?= $(shell for c in $$(ls -d $$HOME/.pyenv/versions/3.12.*/bin/python3.12 2>/dev/null | sort -rV) python3.12; do \
 	$$c -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null && { command -v $$c; break; }; done)
 VENV := .venv
+# SAM CLI in a venv of its own (its pins would otherwise move the project's boto3 and pydantic).
+SAM_VERSION := 1.170.0
+SAM_VENV := $(HOME)/.cache/recsys-localcloud/sam-cli-$(SAM_VERSION)
+SAM := $(SAM_VENV)/bin/sam
+SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=lint AWS_SECRET_ACCESS_KEY=lint \
+	PATH=$(dir $(PYTHON312)):$$PATH
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
@@ -16,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
-.PHONY: help venv up down status env test test-unit test-integration test-e2e lint fmt clean
+.PHONY: help venv up down status env test test-unit test-integration test-e2e lint fmt clean bench invoke fire
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -35,6 +41,14 @@ status: $(STAMP) ## report each local service, its port, data and log
 env: $(STAMP) ## print the environment a function gets locally
 	@$(PY) -m localcloud env
 
+invoke: $(STAMP) ## invoke a function: make invoke FN=<logical id> EVENT=events/<file>.json
+	@test -n "$(FN)" || { echo "usage: make invoke FN=<logical id> [EVENT=events/<file>.json]" >&2; exit 2; }
+	@$(PY) -m localcloud invoke $(FN) $(EVENT)
+
+fire: $(STAMP) ## fire a function's schedule now: make fire FN=<logical id>
+	@test -n "$(FN)" || { echo "usage: make fire FN=<logical id>" >&2; exit 2; }
+	@$(PY) -m localcloud fire $(FN)
+
 test: up ## run every test tier against the local cloud (starts it if needed)
 	$(PY) -m pytest tests
 
@@ -47,11 +61,17 @@ test-integration: up ## integration tests against the real local servers
 test-e2e: up ## end-to-end tests
 	$(PY) -m pytest tests/e2e
 
-lint: $(STAMP) ## ruff, mypy on the shared layer, cfn-lint on the template
+$(SAM):
+	$(PYTHON312) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q aws-sam-cli==$(SAM_VERSION)
+
+lint: $(STAMP) $(SAM) ## ruff, mypy on the shared layer, cfn-lint, sam validate --lint, sam build
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml tests/e2e/runtime_fixture/template.yaml
+	$(SAM_ENV) $(SAM) validate --lint
+	$(SAM_ENV) $(SAM) build --parallel
 
 fmt: $(STAMP) ## format and fix what ruff can
 	$(VENV)/bin/ruff format .
@@ -59,3 +79,6 @@ fmt: $(STAMP) ## format and fix what ruff can
 
 clean: down ## stop services and delete local data and logs (.localcloud)
 	rm -rf .localcloud
+
+bench: up ## benchmarks: local runtime cold/warm latency and gateway overhead (medians)
+	$(PY) bench/local_runtime.py

@@ -5,10 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 from localcloud.services.base import ServiceError
 from localcloud.settings import SERVED_STACK, TEST_STACK
 from localcloud.stack import LocalCloud
+
+
+def _print_invocation(result: dict[str, Any]) -> int:
+    payload = result["Payload"].read().decode()
+    print(payload)
+    if result.get("FunctionError"):
+        print(f"error: the function failed ({result['FunctionError']})", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="report each service (exit 1 unless all are up)")
     env = commands.add_parser("env", help="print the environment a function gets locally")
     env.add_argument("--stack", choices=["served", "test"], default="served")
+    invoke = commands.add_parser("invoke", help="invoke a function with an event file")
+    invoke.add_argument("function", help="logical id in the template")
+    invoke.add_argument("event", nargs="?", help="JSON event file (default: {})")
+    fire = commands.add_parser("fire", help="fire a function's schedule now")
+    fire.add_argument("function", help="logical id in the template")
+    for command in (invoke, fire):
+        command.add_argument("--invoke-port", type=int, help="the runtime's Lambda Invoke API port")
+        command.add_argument("--template", type=Path, help="another template served by its own runtime")
+        command.add_argument("--stack-name", help="that runtime's stack name")
     args = parser.parse_args(argv)
 
     cloud = LocalCloud()
@@ -35,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
             stack = SERVED_STACK if args.stack == "served" else TEST_STACK
             for key, value in sorted(cloud.function_environment(stack).items()):
                 print(f"export {key}={value!r}")
+        elif args.command == "invoke":
+            payload = Path(args.event).read_bytes() if args.event else b"{}"
+            return _print_invocation(cloud.invoke(args.function, payload, args.invoke_port))
+        elif args.command == "fire":
+            result = cloud.fire_schedule(args.function, args.template, args.stack_name, args.invoke_port)
+            return _print_invocation(result)
     except ServiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

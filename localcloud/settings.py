@@ -34,6 +34,7 @@ class Ports:
     cassandra_jmx: int = _port("CASSANDRA_JMX", 57199)
     aws: int = _port("AWS", 4566)
     api: int = _port("API", 3000)
+    invoke: int = _port("INVOKE", 3001)
 
 
 @dataclass(frozen=True)

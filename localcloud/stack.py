@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import time
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import redis
 
-from localcloud.aws_resources import create_stack_resources
+from localcloud.aws_resources import ACCOUNT_ID, create_stack_resources
 from localcloud.services.aws_emulator import AwsEmulator
 from localcloud.services.base import Service, ServiceError
 from localcloud.services.cassandra import Cassandra
 from localcloud.services.postgres import SUPERUSER, Postgres
 from localcloud.services.redis import Redis
-from localcloud.settings import HOST, SERVED_STACK, Layout, Ports, Stack, aws_environment
-from localcloud.template import StackContext
+from localcloud.services.runtime import LambdaRuntime
+from localcloud.settings import HOST, REGION, SERVED_STACK, Layout, Ports, Stack, aws_environment
+from localcloud.template import StackContext, load_template
 from recsys.schema.migrate import ensure_keyspace, migrate_cassandra, migrate_postgres
 
 
@@ -28,29 +30,40 @@ class LocalCloud:
         self.postgres = Postgres(self.layout, self.ports)
         self.redis = Redis(self.layout, self.ports)
         self.aws = AwsEmulator(self.layout, self.ports)
+        self.runtime = LambdaRuntime(self.layout, self.ports)
 
     @property
-    def services(self) -> list[Service]:
+    def stores(self) -> list[Service]:
         # Cassandra first: it takes longest to become ready, the others start meanwhile.
         return [self.cassandra, self.postgres, self.redis, self.aws]
 
+    @property
+    def services(self) -> list[Service]:
+        """Everything `make up` runs; the runtime last, as it needs the stack deployed."""
+        return [*self.stores, self.runtime]
+
     def up(self) -> None:
-        fresh = {service.name: service.start() for service in self.services}
+        fresh = {service.name: service.start() for service in self.stores}
         # Quickest first, so each reported time is that service's own.
-        for service in sorted(self.services, key=lambda s: s.ready_timeout):
-            service.wait_ready()
-            where = ", ".join(f"{HOST}:{port}" for port in service.ports.values())
-            if fresh[service.name] and service.spawned_at is not None:
-                took = time.monotonic() - service.spawned_at
-                ready_for = "ready for CQL" if service is self.cassandra else "ready"
-                print(f"  {service.title:<20} {where:<38} {ready_for} in {took:.1f}s", flush=True)
-            else:
-                print(f"  {service.title:<20} {where:<38} already running", flush=True)
+        for service in sorted(self.stores, key=lambda s: s.ready_timeout):
+            self._report(service, fresh[service.name])
         context = self.deploy(SERVED_STACK)
         created = len(context.resources)
         print(
             f"  stack {SERVED_STACK.name}: schema applied, {created} AWS resources created from template.yaml"
         )
+        self._report(self.runtime, self.runtime.start())
+        print(f"  API: http://{HOST}:{self.ports.api}  Lambda Invoke API: http://{HOST}:{self.ports.invoke}")
+
+    def _report(self, service: Service, fresh: bool) -> None:
+        service.wait_ready()
+        where = ", ".join(f"{HOST}:{port}" for port in service.ports.values())
+        if fresh and service.spawned_at is not None:
+            took = time.monotonic() - service.spawned_at
+            ready_for = "ready for CQL" if service is self.cassandra else "ready"
+            print(f"  {service.title:<20} {where:<38} {ready_for} in {took:.1f}s", flush=True)
+        else:
+            print(f"  {service.title:<20} {where:<38} already running", flush=True)
 
     def down(self) -> None:
         for service in reversed(self.services):
@@ -103,6 +116,55 @@ class LocalCloud:
                 f"creating {stack.name}'s AWS resources in the emulator failed: {exc}"
             ) from exc
         return context
+
+    def invoke(self, function_id: str, payload: bytes, invoke_port: int | None = None) -> dict[str, Any]:
+        """Invoke a function through a runtime's Lambda Invoke API (the served stack's by default)."""
+        import boto3
+        from botocore.config import Config
+
+        if invoke_port is None and self.runtime.pid() is None:
+            raise ServiceError("the local runtime is not running: run `make up` first")
+        env = aws_environment(self.ports)
+        client = boto3.session.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_DEFAULT_REGION"],
+        ).client(
+            "lambda",
+            endpoint_url=f"http://{HOST}:{invoke_port or self.ports.invoke}",
+            config=Config(read_timeout=960, retries={"max_attempts": 0}),
+        )
+        try:
+            return dict(client.invoke(FunctionName=function_id, Payload=payload))
+        except client.exceptions.ResourceNotFoundException:
+            raise ServiceError(f"{function_id} is not a function of template.yaml") from None
+
+    def fire_schedule(
+        self,
+        function_id: str,
+        template: Path | None = None,
+        stack_name: str | None = None,
+        invoke_port: int | None = None,
+    ) -> dict[str, Any]:
+        """Invoke a function with the event its schedule would send, now."""
+        from localcloud.runtime.functions import load_functions
+        from localcloud.runtime.schedules import scheduled_event
+
+        if template is None:
+            context = SERVED_STACK.context(self.ports, self.layout)
+        else:
+            context = StackContext(
+                load_template(template), stack_name or SERVED_STACK.name, REGION, ACCOUNT_ID
+            )
+        create_stack_resources(context, self.aws_client)
+        root = (template.parent if template else self.layout.template.parent).resolve()
+        spec = load_functions(context, root).get(function_id)
+        schedules = spec.events_of("Schedule", "ScheduleV2") if spec else []
+        if spec is None or not schedules:
+            raise ServiceError(f"{function_id} has no Schedule event in template.yaml")
+        name, props = schedules[0]
+        payload = scheduled_event(props, f"{spec.name}-{name}", context.region, context.account_id)
+        return self.invoke(function_id, payload, invoke_port)
 
     def function_environment(self, stack: Stack, function_id: str | None = None) -> dict[str, str]:
         """The environment a function of `stack` gets: template Globals, its own, and AWS endpoint."""

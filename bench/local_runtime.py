@@ -1,0 +1,108 @@
+"""Latency of the local runtime for a trivial function (tests/e2e/runtime_fixture EchoFunction).
+
+    make bench            # needs `make up` (the AWS emulator); prints medians and ratios
+
+Measures, through the local API Gateway over HTTP: a cold start (a new execution environment:
+emulator + awslambdaric + imports) and a warm invoke; and the same handler called directly
+in-process, so the gateway's and runtime's added latency is warm minus direct.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import statistics
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+from localcloud.runtime import server
+from localcloud.runtime.server import LocalRuntime
+from localcloud.settings import HOST, Layout, Ports, aws_environment
+from localcloud.stack import LocalCloud
+from localcloud.template import StackContext, load_template
+
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "e2e" / "runtime_fixture" / "template.yaml"
+COLD_RUNS, WARM_RUNS = 15, 300
+
+
+def get(url: str) -> float:
+    started = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=30) as reply:
+        reply.read()
+    return (time.perf_counter() - started) * 1000
+
+
+def summary(name: str, samples: list[float]) -> float:
+    ordered = sorted(samples)
+    p95 = ordered[int(len(ordered) * 0.95) - 1]
+    median = statistics.median(ordered)
+    print(f"  {name:<40} median {median:8.2f} ms   p95 {p95:8.2f} ms   (n={len(samples)})")
+    return median
+
+
+def direct_samples(event: dict, runs: int) -> list[float]:
+    """The handler called in this process, as a unit test would: no gateway, no runtime."""
+    sys.path[:0] = [str(FIXTURE.parent / "layer"), str(FIXTURE.parent / "functions" / "echo")]
+    os.environ.update({"GREETING": "hello", "OWN": "mine", "RECORD_BUCKET": "unused"})
+    spec = importlib.util.spec_from_file_location(
+        "echo_app", FIXTURE.parent / "functions" / "echo" / "app.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    context = SimpleNamespace(memory_limit_in_mb="384", function_name="echo")
+    samples = []
+    with contextlib.redirect_stdout(io.StringIO()):  # the handler's log line, as in the runtime
+        for _ in range(runs):
+            started = time.perf_counter()
+            json.dumps(module.handler(event, context))
+            samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def main() -> None:
+    server.log = lambda line: None  # keep the functions' log lines out of the figures
+    layout, ports = Layout(), Ports()
+    cloud = LocalCloud(layout, ports)
+    ctx = StackContext(load_template(FIXTURE), f"bench{uuid.uuid4().hex[:6]}", "us-east-1", "123456789012")
+    runtime = LocalRuntime(
+        ctx,
+        FIXTURE.parent,
+        layout.state,
+        layout.cache,
+        aws_environment(ports),
+        cloud.aws_client,
+        concurrency=1,
+    )
+    api_port, invoke_port = ports.api + 100, ports.invoke + 100
+    runtime.start(HOST, api_port, invoke_port)
+    url = f"http://{HOST}:{api_port}/echo/bench"
+    try:
+        cold = []
+        for _ in range(COLD_RUNS):
+            runtime.pools["EchoFunction"].stop()  # the next request needs a new environment
+            cold.append(get(url))
+        warm = [get(url) for _ in range(WARM_RUNS)]
+        with urllib.request.urlopen(url) as reply:  # the very event the gateway sends
+            event = json.loads(reply.read())["event"]
+    finally:
+        runtime.shutdown()
+    direct = direct_samples(event, WARM_RUNS)
+
+    print(f"local runtime, trivial function ({os.cpu_count()} cores):")
+    cold_ms = summary("cold start through the gateway", cold)
+    warm_ms = summary("warm invoke through the gateway", warm)
+    direct_ms = summary("handler called directly in-process", direct)
+    print(f"  gateway + runtime added latency (warm - direct): {warm_ms - direct_ms:.2f} ms")
+    print(f"  cold / warm ratio: {cold_ms / warm_ms:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

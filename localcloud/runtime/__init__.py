@@ -1,0 +1,2 @@
+"""The local Lambda runtime: every function of template.yaml in its own execution environments
+(AWS's Runtime Interface Emulator + awslambdaric), an API Gateway, event sources and schedules."""

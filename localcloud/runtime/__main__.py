@@ -1,0 +1,5 @@
+import sys
+
+from localcloud.runtime.server import main
+
+sys.exit(main())

@@ -1,0 +1,249 @@
+"""Kinesis and SQS event-source mappings, polled from the emulator with Lambda's semantics."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from localcloud.runtime.environments import FunctionPool, Invocation
+
+Log = Callable[[str], None]
+
+
+def _failed_identifiers(invocation: Invocation) -> set[str] | None:
+    """Identifiers the function reported failed; None means the whole batch failed."""
+    if invocation.error:
+        return None
+    try:
+        result = json.loads(invocation.payload or b"null")
+    except ValueError:
+        return None
+    if not isinstance(result, dict) or "batchItemFailures" not in result:
+        return set()
+    failures = result["batchItemFailures"] or []
+    ids = {str(f.get("itemIdentifier") or "") for f in failures if isinstance(f, dict)}
+    return None if "" in ids else ids
+
+
+class KinesisMapping(threading.Thread):
+    """One shard iterator per shard; a batch is retried (bisected on error) until it succeeds,
+    its retries run out and it goes to the on-failure destination, or its records expire."""
+
+    def __init__(
+        self,
+        pool: FunctionPool,
+        props: dict[str, Any],
+        clients: Callable[[str], Any],
+        region: str,
+        stop: threading.Event,
+        log: Log,
+    ) -> None:
+        super().__init__(daemon=True, name=f"kinesis-{pool.spec.logical_id}")
+        self.pool, self.props, self.stop, self.log = pool, props, stop, log
+        self.kinesis, self.sqs = clients("kinesis"), clients("sqs")
+        self.region = region
+        self.stream_arn = str(props["Stream"])
+        self.stream = self.stream_arn.split("/", 1)[1]
+        self.batch_size = int(props.get("BatchSize", 100))
+        self.window = float(props.get("MaximumBatchingWindowInSeconds", 0))
+        self.max_retries = int(props.get("MaximumRetryAttempts", -1))
+        self.bisect = bool(props.get("BisectBatchOnFunctionError", False))
+        self.partial = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
+        destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        self.on_failure = str(destination) if destination else None
+
+    def _iterator(self, shard_id: str) -> str:
+        position = str(self.props.get("StartingPosition", "LATEST"))
+        kwargs: dict[str, Any] = {"ShardIteratorType": position}
+        if position == "AT_TIMESTAMP":
+            kwargs["Timestamp"] = self.props["StartingPositionTimestamp"]
+        return str(
+            self.kinesis.get_shard_iterator(StreamName=self.stream, ShardId=shard_id, **kwargs)[
+                "ShardIterator"
+            ]
+        )
+
+    def run(self) -> None:
+        shards = self.kinesis.list_shards(StreamName=self.stream)["Shards"]
+        iterators = {shard["ShardId"]: self._iterator(shard["ShardId"]) for shard in shards}
+        while not self.stop.is_set():
+            idle = True
+            for shard_id in list(iterators):
+                batch, iterators[shard_id] = self._collect(iterators[shard_id])
+                if batch:
+                    idle = False
+                    self._deliver(shard_id, batch)
+            if idle:
+                self.stop.wait(0.2)
+
+    def _collect(self, iterator: str) -> tuple[list[dict[str, Any]], str]:
+        batch: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self.window
+        while len(batch) < self.batch_size:
+            reply = self.kinesis.get_records(ShardIterator=iterator, Limit=self.batch_size - len(batch))
+            iterator = reply["NextShardIterator"]
+            batch.extend(reply["Records"])
+            if time.monotonic() >= deadline or self.stop.is_set():
+                break
+            if not reply["Records"]:
+                self.stop.wait(0.1)
+        return batch, iterator
+
+    def _event(self, shard_id: str, records: list[dict[str, Any]]) -> bytes:
+        return json.dumps(
+            {
+                "Records": [
+                    {
+                        "kinesis": {
+                            "kinesisSchemaVersion": "1.0",
+                            "partitionKey": r["PartitionKey"],
+                            "sequenceNumber": r["SequenceNumber"],
+                            "data": base64.b64encode(r["Data"]).decode(),
+                            "approximateArrivalTimestamp": r["ApproximateArrivalTimestamp"].timestamp(),
+                        },
+                        "eventSource": "aws:kinesis",
+                        "eventVersion": "1.0",
+                        "eventID": f"{shard_id}:{r['SequenceNumber']}",
+                        "eventName": "aws:kinesis:record",
+                        "invokeIdentityArn": f"arn:aws:iam::123456789012:role/{self.pool.spec.name}",
+                        "awsRegion": self.region,
+                        "eventSourceARN": self.stream_arn,
+                    }
+                    for r in records
+                ]
+            }
+        ).encode()
+
+    def _deliver(self, shard_id: str, batch: list[dict[str, Any]]) -> None:
+        work: list[tuple[list[dict[str, Any]], int]] = [(batch, 0)]
+        while work and not self.stop.is_set():
+            records, attempts = work.pop(0)
+            invocation = self.pool.invoke(self._event(shard_id, records))
+            failed = _failed_identifiers(invocation) if self.partial or invocation.error else set()
+            if failed == set():
+                continue
+            if failed is None:
+                remaining = records
+            else:  # resume from the lowest failed sequence number, as Lambda checkpoints
+                sequences = [r["SequenceNumber"] for r in records]
+                first = min((sequences.index(s) for s in failed if s in sequences), default=0)
+                remaining = records[first:]
+            if self.max_retries != -1 and attempts >= self.max_retries:
+                self._send_failure(shard_id, remaining, attempts + 1, invocation)
+                continue
+            if failed is None and self.bisect and len(remaining) > 1:
+                half = len(remaining) // 2
+                work[:0] = [(remaining[:half], attempts + 1), (remaining[half:], attempts + 1)]
+            else:
+                work.insert(0, (remaining, attempts + 1))
+
+    def _send_failure(
+        self, shard_id: str, records: list[dict[str, Any]], attempts: int, invocation: Invocation
+    ) -> None:
+        self.log(
+            f"{self.pool.spec.logical_id}: {len(records)} record(s) from {shard_id} failed {attempts} times"
+        )
+        if not self.on_failure:
+            return
+        # Lambda sends the batch's location, not its data, to an on-failure destination.
+        message = {
+            "requestContext": {
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": attempts,
+                "functionArn": f"function:{self.pool.spec.name}",
+            },
+            "responseContext": {"functionError": invocation.error or "", "statusCode": 200},
+            "timestamp": datetime.now(UTC).isoformat(),
+            "KinesisBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": records[0]["SequenceNumber"],
+                "endSequenceNumber": records[-1]["SequenceNumber"],
+                "batchSize": len(records),
+                "streamArn": self.stream_arn,
+            },
+        }
+        queue_url = self.sqs.get_queue_url(QueueName=self.on_failure.rsplit(":", 1)[1])["QueueUrl"]
+        self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
+
+
+class SqsMapping(threading.Thread):
+    """Receive, invoke, delete what succeeded; the rest reappears after the visibility timeout
+    and, past the queue's maxReceiveCount, the queue's redrive policy moves it to the DLQ."""
+
+    def __init__(
+        self,
+        pool: FunctionPool,
+        props: dict[str, Any],
+        clients: Callable[[str], Any],
+        region: str,
+        stop: threading.Event,
+        log: Log,
+    ) -> None:
+        super().__init__(daemon=True, name=f"sqs-{pool.spec.logical_id}")
+        self.pool, self.stop, self.log, self.region = pool, stop, log, region
+        self.sqs = clients("sqs")
+        self.queue_arn = str(props["Queue"])
+        self.queue_url = self.sqs.get_queue_url(QueueName=self.queue_arn.rsplit(":", 1)[1])["QueueUrl"]
+        self.batch_size = int(props.get("BatchSize", 10))
+        self.window = float(props.get("MaximumBatchingWindowInSeconds", 0))
+        self.partial = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            messages = self._collect()
+            if messages:
+                self._deliver(messages)
+            else:
+                self.stop.wait(0.2)
+
+    def _collect(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self.window
+        while len(messages) < self.batch_size and not self.stop.is_set():
+            reply = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            )
+            messages.extend(reply.get("Messages", []))
+            if time.monotonic() >= deadline:
+                break
+        return messages
+
+    def _deliver(self, messages: list[dict[str, Any]]) -> None:
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": m.get("MessageAttributes", {}),
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.queue_arn,
+                    "awsRegion": self.region,
+                }
+                for m in messages
+            ]
+        }
+        invocation = self.pool.invoke(json.dumps(event).encode())
+        failed = _failed_identifiers(invocation) if self.partial or invocation.error else set()
+        if failed is None:
+            return  # every message becomes visible again after its visibility timeout
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + 10])
+                ],
+            )

@@ -1,0 +1,215 @@
+"""The local runtime process: builds what functions need, then serves the API Gateway, the Lambda
+Invoke API (as `sam local start-lambda` does), event-source mappings and schedules."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from localcloud.aws_resources import create_stack_resources
+from localcloud.runtime import build
+from localcloud.runtime.environments import FunctionPool, RuntimeParts
+from localcloud.runtime.event_sources import KinesisMapping, SqsMapping
+from localcloud.runtime.functions import FunctionSpec, load_functions
+from localcloud.runtime.gateway import Gateway, serve
+from localcloud.runtime.schedules import expression_of, next_fire, scheduled_event
+from localcloud.template import StackContext
+
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
+_print_lock = threading.Lock()
+
+
+def log(line: str) -> None:
+    with _print_lock:
+        print(line, flush=True)
+
+
+def function_log(function: str, line: str) -> None:
+    log(f"[{function}] {line}")
+
+
+class LocalRuntime:
+    def __init__(
+        self,
+        ctx: StackContext,
+        root: Path,
+        state: Path,
+        cache: Path,
+        base_env: dict[str, str],
+        clients: Any,
+        concurrency: int,
+    ) -> None:
+        self.ctx, self.clients = ctx, clients
+        create_stack_resources(ctx, clients)
+        self.functions = load_functions(ctx, root)
+        python = build.runtime_python(state)
+        dependency_dirs: dict[str, Path] = {}
+        for spec in self.functions.values():
+            owners = [(spec.logical_id, spec.code_dir)] + [
+                (lay.logical_id, lay.content_dir) for lay in spec.layers
+            ]
+            for owner, folder in owners:
+                if owner not in dependency_dirs:
+                    built = build.dependencies(folder / "requirements.txt", state / "build" / owner, python)
+                    if built is not None:
+                        dependency_dirs[owner] = built
+        parts = RuntimeParts(build.runtime_interface_emulator(cache), python, dependency_dirs)
+        self.pools = {
+            logical_id: FunctionPool(spec, parts, base_env, function_log, concurrency)
+            for logical_id, spec in self.functions.items()
+        }
+        self.stop_event = threading.Event()
+        self.servers: list[ThreadingHTTPServer] = []
+
+    def function(self, name: str) -> FunctionSpec | None:
+        return self.functions.get(name) or next((f for f in self.functions.values() if f.name == name), None)
+
+    def start(self, host: str, api_port: int, invoke_port: int) -> None:
+        gateway_server = serve(Gateway(self.ctx, self.functions, self.pools), host, api_port)
+        gateway_server.log = log  # type: ignore[attr-defined]
+        self.servers = [gateway_server, self._invoke_server(host, invoke_port)]
+        for server in self.servers:
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+        for spec in self.functions.values():
+            pool = self.pools[spec.logical_id]
+            for _, props in spec.events_of("Kinesis"):
+                KinesisMapping(pool, props, self.clients, self.ctx.region, self.stop_event, log).start()
+            for _, props in spec.events_of("SQS"):
+                SqsMapping(pool, props, self.clients, self.ctx.region, self.stop_event, log).start()
+            for name, props in spec.events_of("Schedule", "ScheduleV2"):
+                if (
+                    props.get("Enabled", True) not in (False, "false", "False")
+                    and props.get("State") != "DISABLED"
+                ):
+                    threading.Thread(target=self._schedule, args=(spec, name, props), daemon=True).start()
+        routes = sum(len(f.events_of("Api")) for f in self.functions.values())
+        log(
+            f"runtime: {len(self.functions)} functions, {routes} routes on http://{host}:{api_port}, "
+            f"Lambda Invoke API on http://{host}:{invoke_port}"
+        )
+
+    def _schedule(self, spec: FunctionSpec, name: str, props: dict[str, Any]) -> None:
+        expression = expression_of(props)
+        while not self.stop_event.is_set():
+            due = next_fire(expression, datetime.now(UTC))
+            if self.stop_event.wait((due - datetime.now(UTC)).total_seconds()):
+                return
+            log(f"schedule {spec.logical_id}.{name} ({expression}) fired")
+            payload = scheduled_event(props, f"{spec.name}-{name}", self.ctx.region, self.ctx.account_id)
+            self.pools[spec.logical_id].invoke(payload)
+
+    def _invoke_server(self, host: str, port: int) -> ThreadingHTTPServer:
+        runtime = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                match = _INVOKE_PATH.match(self.path.split("?", 1)[0])
+                spec = runtime.function(match.group(1)) if match else None
+                if spec is None:
+                    message = {"Type": "User", "Message": f"Function not found: {self.path}"}
+                    self._reply(
+                        404, json.dumps(message).encode(), {"x-amzn-ErrorType": "ResourceNotFoundException"}
+                    )
+                    return
+                payload = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}"
+                kind = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+                pool = runtime.pools[spec.logical_id]
+                if kind == "DryRun":
+                    self._reply(204, b"")
+                elif kind == "Event":
+                    threading.Thread(target=pool.invoke, args=(payload,), daemon=True).start()
+                    self._reply(202, b"")
+                else:
+                    result = pool.invoke(payload)
+                    headers = {"X-Amz-Executed-Version": "$LATEST"}
+                    if result.error:
+                        headers["X-Amz-Function-Error"] = result.error
+                    self._reply(200, result.payload, headers)
+
+        server = ThreadingHTTPServer((host, port), Handler)
+        server.daemon_threads = True
+        return server
+
+    def shutdown(self) -> None:
+        self.stop_event.set()
+        for server in self.servers:
+            server.shutdown()
+        for pool in self.pools.values():
+            pool.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import signal
+
+    from localcloud.settings import HOST, SERVED_STACK, TEST_STACK, Layout, Ports, aws_environment
+    from localcloud.stack import LocalCloud
+    from localcloud.template import load_template
+
+    parser = argparse.ArgumentParser(prog="python -m localcloud.runtime")
+    parser.add_argument("--template", type=Path, default=None)
+    parser.add_argument(
+        "--stack",
+        choices=["served", "test", "none"],
+        default="served",
+        help="whose template parameters to use (none: the template's defaults)",
+    )
+    parser.add_argument("--stack-name", default=None)
+    parser.add_argument("--api-port", type=int, default=None)
+    parser.add_argument("--invoke-port", type=int, default=None)
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="execution environments per function, at most"
+    )
+    args = parser.parse_args(argv)
+
+    layout, ports = Layout(), Ports()
+    stack = {"served": SERVED_STACK, "test": TEST_STACK}.get(args.stack)
+    template_path = args.template or layout.template
+    ctx = StackContext(
+        template=load_template(template_path),
+        stack_name=args.stack_name or (stack.name if stack else "recsys-local"),
+        region="us-east-1",
+        account_id="123456789012",
+        parameter_overrides=stack.parameters(ports) if stack else {},
+    )
+    cloud = LocalCloud(layout, ports)
+    try:
+        runtime = LocalRuntime(
+            ctx,
+            template_path.parent.resolve(),
+            layout.state,
+            layout.cache,
+            aws_environment(ports),
+            cloud.aws_client,
+            args.concurrency,
+        )
+        runtime.start(HOST, args.api_port or ports.api, args.invoke_port or ports.invoke)
+    except (build.BuildError, OSError, ValueError) as exc:
+        print(f"error: local runtime could not start: {exc}", file=sys.stderr)
+        return 2
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    stopped.wait()
+    runtime.shutdown()
+    return 0

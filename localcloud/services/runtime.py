@@ -1,0 +1,78 @@
+"""The local Lambda runtime as a service of the local cloud (see localcloud/runtime/)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from localcloud.runtime import build
+from localcloud.services.base import Service, ServiceError
+from localcloud.settings import HOST, Ports
+
+
+class LambdaRuntime(Service):
+    name = "runtime"
+    title = "Lambda runtime + API"
+    ready_timeout = 600.0  # the first start builds the runtime and the layers' requirements
+
+    def __init__(self, layout, ports: Ports) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(layout)
+        self.api_port = ports.api
+        self.invoke_port = ports.invoke
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {"RECSYS_API_PORT": self.api_port, "RECSYS_INVOKE_PORT": self.invoke_port}
+
+    @property
+    def data_location(self) -> str:
+        return str(self.layout.state / "build")
+
+    def install(self) -> None:
+        try:
+            build.runtime_interface_emulator(self.layout.cache)
+            build.runtime_python(self.layout.state)
+        except build.BuildError as exc:
+            raise ServiceError(str(exc)) from None
+
+    def spawn(self) -> None:
+        self.launch(
+            [
+                sys.executable,
+                "-m",
+                "localcloud.runtime",
+                "--stack",
+                "served",
+                "--api-port",
+                str(self.api_port),
+                "--invoke-port",
+                str(self.invoke_port),
+            ]
+        )
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        stopped = super().stop(timeout)
+        # Execution environments run in sessions of their own; if the runtime was killed
+        # outright they outlive it, so sweep up every process running our runtime interpreter.
+        marker = str(self.layout.state / "runtime").encode()
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if marker in (entry / "cmdline").read_bytes():
+                        os.kill(int(entry.name), signal.SIGKILL)
+                except OSError:
+                    continue
+        return stopped
+
+    def answers(self) -> bool:
+        try:
+            urllib.request.urlopen(f"http://{HOST}:{self.api_port}/", timeout=2)
+        except urllib.error.HTTPError:
+            return True  # any HTTP answer (a 404 for /) means the gateway serves
+        except (urllib.error.URLError, OSError):
+            return False
+        return True
