@@ -30,6 +30,7 @@ class FunctionSpec:
     environment: dict[str, str]
     layers: tuple[LayerSpec, ...]
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
 
     def events_of(self, *types: str) -> list[tuple[str, dict[str, Any]]]:
         return [(name, event["Properties"]) for name, event in self.events.items() if event["Type"] in types]
@@ -84,5 +85,10 @@ def load_functions(ctx: StackContext, root: Path) -> dict[str, FunctionSpec]:
             environment={k: str(v) for k, v in ctx.resolve(variables).items()},
             layers=tuple(layers),
             events=events,
+            reserved_concurrency=(
+                int(ctx.resolve(props["ReservedConcurrentExecutions"]))
+                if "ReservedConcurrentExecutions" in props
+                else None
+            ),
         )
     return functions

@@ -61,7 +61,13 @@ class LocalRuntime:
                         dependency_dirs[owner] = built
         parts = RuntimeParts(build.runtime_interface_emulator(cache), python, dependency_dirs)
         self.pools = {
-            logical_id: FunctionPool(spec, parts, base_env, function_log, concurrency)
+            logical_id: FunctionPool(
+                spec,
+                parts,
+                base_env,
+                function_log,
+                min(concurrency, spec.reserved_concurrency or concurrency),
+            )
             for logical_id, spec in self.functions.items()
         }
         self.stop_event = threading.Event()

@@ -301,3 +301,30 @@ def test_schedule_fired_on_demand_gets_eventbridges_event(runtime):
 def test_function_logs_are_tagged_with_the_function_name(runtime):
     runtime.request("GET", "/echo/logged")
     assert wait_for(lambda: "[EchoFunction] echo handled /echo/logged" in runtime.log_path.read_text(), 10)
+
+
+def test_invoke_command_runs_a_function_with_an_event_file(runtime, tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps({"httpMethod": "GET", "path": "/echo/cli", "pathParameters": {"name": "cli"}})
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "localcloud",
+        "invoke",
+        "EchoFunction",
+        str(event),
+        "--invoke-port",
+        str(runtime.invoke_port),
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(json.loads(result.stdout)["body"])["event"]["path"] == "/echo/cli"
+
+    failing = tmp_path / "explode.json"
+    failing.write_text(json.dumps({"pathParameters": {"name": "explode"}}))
+    command[5] = str(failing)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1 and "Unhandled" in result.stderr
+    assert json.loads(result.stdout)["errorType"] == "RuntimeError"
