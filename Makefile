@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
-.PHONY: help venv up down status env test test-unit test-integration test-e2e lint fmt clean bench invoke fire
+.PHONY: help venv up down status env test test-unit test-integration test-e2e lint fmt clean bench invoke fire api-key openapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ env: $(STAMP) ## print the environment a function gets locally
 invoke: $(STAMP) ## invoke a function: make invoke FN=<logical id> EVENT=events/<file>.json
 	@test -n "$(FN)" || { echo "usage: make invoke FN=<logical id> [EVENT=events/<file>.json]" >&2; exit 2; }
 	@$(PY) -m localcloud invoke $(FN) $(EVENT)
+
+api-key: $(STAMP) ## create an API key: make api-key TIER=pro SCOPES=read,write (the key is the last line)
+	@$(PY) -m localcloud api-key --tier $(or $(TIER),free) --scopes $(or $(SCOPES),read)
 
 fire: $(STAMP) ## fire a function's schedule now: make fire FN=<logical id>
 	@test -n "$(FN)" || { echo "usage: make fire FN=<logical id>" >&2; exit 2; }
@@ -79,6 +82,9 @@ fmt: $(STAMP) ## format and fix what ruff can
 
 clean: down ## stop services and delete local data and logs (.localcloud)
 	rm -rf .localcloud
+
+openapi: $(STAMP) ## regenerate openapi.json from the code (CI fails when the committed copy drifts)
+	$(PY) -c "from recsys.api.openapi import rendered; open('openapi.json', 'w').write(rendered())"
 
 bench: up ## benchmarks: local runtime cold/warm latency and gateway overhead (medians)
 	$(PY) bench/local_runtime.py

@@ -35,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument("event", nargs="?", help="JSON event file (default: {})")
     fire = commands.add_parser("fire", help="fire a function's schedule now")
     fire.add_argument("function", help="logical id in the template")
+    api_key = commands.add_parser("api-key", help="create an API key in the served stack; prints it last")
+    api_key.add_argument("--tier", choices=["free", "pro", "enterprise"], default="free")
+    api_key.add_argument("--scopes", default="read", help="comma-separated: read,write,admin")
+    api_key.add_argument("--name", default=None)
     for command in (invoke, fire):
         command.add_argument("--invoke-port", type=int, help="the runtime's Lambda Invoke API port")
         command.add_argument("--template", type=Path, help="another template served by its own runtime")
@@ -58,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "invoke":
             payload = Path(args.event).read_bytes() if args.event else b"{}"
             return _print_invocation(cloud.invoke(args.function, payload, args.invoke_port))
+        elif args.command == "api-key":
+            scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+            secret = cloud.create_api_key(args.tier, scopes, args.name)
+            print(f"created a {args.tier} key with scopes {','.join(sorted(set(scopes)))} (shown once):")
+            print(secret)
         elif args.command == "fire":
             result = cloud.fire_schedule(args.function, args.template, args.stack_name, args.invoke_port)
             return _print_invocation(result)

@@ -139,6 +139,19 @@ class LocalCloud:
         except client.exceptions.ResourceNotFoundException:
             raise ServiceError(f"{function_id} is not a function of template.yaml") from None
 
+    def create_api_key(
+        self, tier: str, scopes: list[str], name: str | None, stack: Stack = SERVED_STACK
+    ) -> str:
+        from recsys.stores.api_keys import PostgresApiKeyStore
+
+        with psycopg.connect(
+            host=HOST, port=self.ports.postgres, user=SUPERUSER, dbname=stack.database, autocommit=True
+        ) as conn:
+            try:
+                return PostgresApiKeyStore(conn).create(tier, scopes, name)
+            except ValueError as exc:
+                raise ServiceError(str(exc)) from None
+
     def fire_schedule(
         self,
         function_id: str,

@@ -57,6 +57,8 @@ def load_functions(ctx: StackContext, root: Path) -> dict[str, FunctionSpec]:
     for logical_id, resource in resources.items():
         if resource.get("Type") not in FUNCTION_TYPES:
             continue
+        if "Condition" in resource and not ctx.condition(resource["Condition"]):
+            continue  # as CloudFormation would not create it
         own = resource.get("Properties") or {}
         props = {**globals_, **own}
         # SAM merges these from Globals rather than replacing them.

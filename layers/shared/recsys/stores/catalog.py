@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
@@ -15,7 +15,11 @@ if TYPE_CHECKING:
 
 class Catalog(Protocol):
     def upsert_item(self, item: Item) -> None: ...
+    def upsert_items(self, items: list[Item]) -> None: ...
     def get_item(self, item_id: str) -> Item | None: ...
+    def get_items(self, item_ids: list[str]) -> dict[str, Item]: ...
+    def popular_items(self, limit: int, category: str | None = None) -> list[tuple[str, float]]: ...
+    def add_interactions(self, counts: dict[str, int]) -> None: ...
     def upsert_user(self, user: User) -> None: ...
     def get_user(self, user_id: str) -> User | None: ...
 
@@ -30,42 +34,81 @@ _USER_COLUMNS = (
 )
 
 
+_UPSERT_ITEM = (
+    "INSERT INTO items (item_id, title, description, category, subcategory, tags,"
+    " content_features, thumbnail_url, avg_rating, is_active)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (item_id) DO UPDATE SET title = EXCLUDED.title,"
+    " description = EXCLUDED.description, category = EXCLUDED.category,"
+    " subcategory = EXCLUDED.subcategory, tags = EXCLUDED.tags,"
+    " content_features = EXCLUDED.content_features, thumbnail_url = EXCLUDED.thumbnail_url,"
+    " avg_rating = EXCLUDED.avg_rating, is_active = EXCLUDED.is_active, updated_at = NOW()"
+)
+
+
+def _item_params(item: Item) -> tuple[object, ...]:
+    return (
+        item.item_id,
+        item.title,
+        item.description,
+        item.category,
+        item.subcategory,
+        list(item.tags),
+        Jsonb(item.content_features),
+        item.thumbnail_url,
+        item.avg_rating,
+        item.is_active,
+    )
+
+
+def _item_from_row(row: dict[str, Any]) -> Item:
+    row["tags"] = tuple(row["tags"] or ())
+    row["content_features"] = row["content_features"] or {}
+    return Item(**row)
+
+
 class PostgresCatalog:
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
 
     def upsert_item(self, item: Item) -> None:
-        self._conn.execute(
-            "INSERT INTO items (item_id, title, description, category, subcategory, tags,"
-            " content_features, thumbnail_url, avg_rating, is_active)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (item_id) DO UPDATE SET title = EXCLUDED.title,"
-            " description = EXCLUDED.description, category = EXCLUDED.category,"
-            " subcategory = EXCLUDED.subcategory, tags = EXCLUDED.tags,"
-            " content_features = EXCLUDED.content_features, thumbnail_url = EXCLUDED.thumbnail_url,"
-            " avg_rating = EXCLUDED.avg_rating, is_active = EXCLUDED.is_active, updated_at = NOW()",
-            (
-                item.item_id,
-                item.title,
-                item.description,
-                item.category,
-                item.subcategory,
-                list(item.tags),
-                Jsonb(item.content_features),
-                item.thumbnail_url,
-                item.avg_rating,
-                item.is_active,
-            ),
-        )
+        self.upsert_items([item])
+
+    def upsert_items(self, items: list[Item]) -> None:
+        """Insert or update items, all in one transaction."""
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            cur.executemany(_UPSERT_ITEM, [_item_params(item) for item in items])
 
     def get_item(self, item_id: str) -> Item | None:
         with self._conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE item_id = %s", (item_id,)).fetchone()
-        if row is None:
-            return None
-        row["tags"] = tuple(row["tags"] or ())
-        row["content_features"] = row["content_features"] or {}
-        return Item(**row)
+        return _item_from_row(row) if row else None
+
+    def get_items(self, item_ids: list[str]) -> dict[str, Item]:
+        with self._conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(
+                f"SELECT {_ITEM_COLUMNS} FROM items WHERE item_id = ANY(%s)", (item_ids,)
+            ).fetchall()
+        return {row["item_id"]: _item_from_row(row) for row in rows}
+
+    def popular_items(self, limit: int, category: str | None = None) -> list[tuple[str, float]]:
+        """Active items by recorded interactions, then rating, then recency (the catalog's own view)."""
+        rows = self._conn.execute(
+            "SELECT item_id, interaction_count FROM items"
+            " WHERE is_active AND (%s::text IS NULL OR category = %s)"
+            " ORDER BY interaction_count DESC, avg_rating DESC NULLS LAST, created_at DESC, item_id LIMIT %s",
+            (category, category, limit),
+        ).fetchall()
+        return [(row[0], float(row[1] or 0)) for row in rows]
+
+    def add_interactions(self, counts: dict[str, int]) -> None:
+        if counts:
+            with self._conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE items SET interaction_count = interaction_count + %s, is_new_item = FALSE"
+                    " WHERE item_id = %s",
+                    [(n, item_id) for item_id, n in counts.items()],
+                )
 
     def upsert_user(self, user: User) -> None:
         self._conn.execute(

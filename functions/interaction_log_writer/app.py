@@ -1,0 +1,24 @@
+"""Kinesis consumer: every accepted interaction into the Cassandra interaction log."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+
+from recsys.api.dependencies import interaction_log
+from recsys.domain import Interaction
+from recsys.logic.interactions import write_to_log
+from recsys.observability import logger
+
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+
+
+def record_handler(record: KinesisStreamRecord) -> None:
+    write_to_log([Interaction.from_record(record.kinesis.data_as_json())], interaction_log())
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,6 @@
+"""PUT /v1/users/{user_id}/preferences"""
+
+from recsys.api.app import lambda_handler
+from recsys.api.routes.users import preferences_router
+
+handler = lambda_handler(preferences_router)

@@ -1,0 +1,202 @@
+"""The FastAPI application every endpoint function builds from its own router(s), and the
+Mangum handler that adapts it to API Gateway's proxy events.
+
+Authentication and rate limiting are shared middleware here rather than a Lambda authorizer:
+the rate-limit headers must be on every response (errors included), which an authorizer cannot
+add, and one Redis round trip in-process is cheaper in the rendering path than a second Lambda
+invocation; the middleware ships once, in this layer, so no function can skip it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from recsys.api import errors
+from recsys.api.dependencies import api_keys, rate_limiter
+from recsys.api.rate_limit import Budget, RateLimiter
+from recsys.errors import DomainError, IdempotencyMismatchError, NotFoundError, VersionConflictError
+from recsys.observability import logger, metrics
+from recsys.stores.api_keys import TIER_LIMITS, ApiKey
+from recsys.stores.failures import STORE_FAILURES
+
+API_TITLE = "Recommendation API"
+API_VERSION = "1.0.0"
+_KEY_CACHE_SECONDS = 60
+_key_cache: dict[str, tuple[float, ApiKey | None]] = {}
+
+
+def request_id_of(request: Request) -> str:
+    event = request.scope.get("aws.event") or {}
+    return str((event.get("requestContext") or {}).get("requestId") or f"req_{uuid.uuid4().hex}")
+
+
+def source_ip_of(request: Request) -> str:
+    event = request.scope.get("aws.event") or {}
+    ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
+    return str(ip or (request.client.host if request.client else "unknown"))
+
+
+def error_response(
+    request: Request, error: errors.ApiError, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = errors.envelope(error.code, error.message, error.details, request.state.request_id)
+    return JSONResponse(body, status_code=error.status, headers={**error.headers, **(headers or {})})
+
+
+def _find_key(secret: str) -> ApiKey | None:
+    """The key's record, cached briefly per execution environment (revocation takes <= 60 s)."""
+    now = time.monotonic()
+    cached = _key_cache.get(secret)
+    if cached and now - cached[0] < _KEY_CACHE_SECONDS:
+        return cached[1]
+    found = api_keys().find(secret)
+    if len(_key_cache) > 1000:
+        _key_cache.clear()
+    _key_cache[secret] = (now, found)
+    return found
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _spend(subject: str, limit: int) -> Budget:
+    try:
+        return rate_limiter().spend(subject, limit)
+    except STORE_FAILURES:
+        logger.warning("rate limiter unavailable; request not metered", extra={"subject": subject})
+        return RateLimiter.unmetered(limit)
+
+
+async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Request id, authentication, rate limit; and the envelope for anything that escapes."""
+    request.state.request_id = request_id_of(request)
+    logger.set_correlation_id(request.state.request_id)
+    budget: Budget | None = None
+    try:
+        token = _bearer(request)
+        key = _find_key(token) if token else None
+        if key is not None:
+            budget = _spend(f"key:{key.key_prefix}", key.limit_per_minute)
+        else:  # unauthenticated callers are metered by address, at the Free tier
+            budget = _spend(f"ip:{source_ip_of(request)}", TIER_LIMITS["free"])
+        if not budget.allowed:
+            metrics.add_metric(name="RateLimited", unit="Count", value=1)
+            raise errors.RateLimited(
+                "Rate limit exceeded. Please try again later.",
+                {
+                    "limit": budget.limit,
+                    "remaining": 0,
+                    "reset_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(budget.reset_at)),
+                },
+                {"Retry-After": str(max(1, budget.reset_at - int(time.time())))},
+            )
+        if key is None:
+            raise errors.Unauthorized(
+                "Authentication required: send Authorization: Bearer <api key>"
+                if token is None
+                else "The API key is not valid"
+            )
+        request.state.api_key = key
+        response = await call_next(request)
+    except errors.ApiError as exc:
+        response = error_response(request, exc)
+    except STORE_FAILURES as exc:
+        logger.exception("a store is unavailable")
+        response = error_response(
+            request,
+            errors.ServiceUnavailable(
+                "A backing store is temporarily unavailable; retry shortly",
+                {"store": type(exc).__module__.split(".")[0]},
+            ),
+        )
+    except Exception:
+        logger.exception("unhandled error")
+        response = error_response(request, errors.InternalError("Internal server error"))
+    if budget is not None:
+        response.headers.update(budget.headers())
+    response.headers["X-Request-Id"] = request.state.request_id
+    return response
+
+
+def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = exc.errors()
+    first = problems[0] if problems else {"loc": ("body",), "msg": "invalid request"}
+    location = [str(part) for part in first.get("loc", ())]
+    field = ".".join(location[1:]) if len(location) > 1 else (location[0] if location else "body")
+    if first.get("type") == "json_invalid":
+        field = "body"
+    reason = str(first.get("msg", "invalid value"))
+    error_class = errors.InvalidUserId if location[-1:] == ["user_id"] else errors.InvalidInput
+    message = "User ID is invalid" if error_class is errors.InvalidUserId else "Request validation failed"
+    details = {"field": field or "body", "reason": reason, "location": location[0] if location else "body"}
+    return error_response(request, error_class(message, details))
+
+
+def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    mapped: type[errors.ApiError] = {404: errors.NotFound, 405: errors.MethodNotAllowed}.get(
+        exc.status_code, errors.InvalidInput
+    )
+    return error_response(request, mapped(str(exc.detail)))
+
+
+def _api_error(request: Request, exc: errors.ApiError) -> JSONResponse:
+    return error_response(request, exc)
+
+
+_DOMAIN_ERRORS: dict[type[DomainError], type[errors.ApiError]] = {
+    NotFoundError: errors.NotFound,
+    VersionConflictError: errors.VersionConflict,
+    IdempotencyMismatchError: errors.IdempotencyKeyReused,
+}
+
+
+def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
+    mapped = next(
+        (api for domain, api in _DOMAIN_ERRORS.items() if isinstance(exc, domain)), errors.InvalidInput
+    )
+    return error_response(request, mapped(exc.message, {k: v for k, v in exc.details.items()}))
+
+
+def create_app(*routers: APIRouter) -> FastAPI:
+    app = FastAPI(
+        title=API_TITLE,
+        version=API_VERSION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        description="Personalised recommendations, similar items, interactions, feedback, preferences and "
+        "item features. Every request needs `Authorization: Bearer <api key>`; every response "
+        "carries X-RateLimit-* headers; every error uses the one envelope.",
+    )
+    for router in routers:
+        app.include_router(router)
+    app.middleware("http")(guard)
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(errors.ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
+    return app
+
+
+def lambda_handler(*routers: APIRouter) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point of one endpoint function: its routers behind the shared guarantees."""
+    from mangum import Mangum
+
+    asgi = Mangum(create_app(*routers), lifespan="off")
+
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return dict(asgi(event, context))
+
+    return handler

@@ -1,0 +1,271 @@
+"""Request and response bodies of the public API (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from recsys.domain import ACTION_WEIGHTS
+
+# Identifiers fit the catalog's VARCHAR(50) and stay printable and URL-safe.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,49}$"
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Category = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Action = Literal["impression", "click", "add_to_cart", "purchase", "watch", "like", "dislike"]
+FeedbackType = Literal["not_interested", "like", "dislike", "report"]
+assert set(Action.__args__) == set(ACTION_WEIGHTS)  # type: ignore[attr-defined]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp must include a timezone, e.g. 2024-01-20T15:30:00Z")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- recommendations -----------------------------------------------------------------------
+class ItemMetadata(BaseModel):
+    title: str
+    category: str | None = None
+    thumbnail_url: str | None = None
+    rating: float | None = None
+
+
+class RecommendedItem(BaseModel):
+    item_id: str
+    score: float
+    rank: int
+    metadata: ItemMetadata
+    explanation: dict[str, Any]
+
+
+class RecommendationsResponse(BaseModel):
+    recommendations: list[RecommendedItem]
+    request_id: str
+    model_version: str
+    generated_at: datetime
+
+
+class SourceItem(BaseModel):
+    item_id: str
+    title: str
+
+
+class SimilarItem(BaseModel):
+    item_id: str
+    similarity_score: float
+    metadata: ItemMetadata
+    similarity_reason: str
+
+
+class SimilarItemsResponse(BaseModel):
+    source_item: SourceItem
+    similar_items: list[SimilarItem]
+    request_id: str
+    model_version: str
+    generated_at: datetime
+
+
+class ContributingFactor(BaseModel):
+    factor: str
+    weight: float
+    description: str
+
+
+class Explanation(BaseModel):
+    primary_reason: str
+    contributing_factors: list[ContributingFactor]
+    similar_items_watched: list[str]
+    predicted_rating: float | None
+
+
+class ExplanationResponse(BaseModel):
+    item_id: str
+    user_id: str
+    explanation: Explanation
+    request_id: str
+    model_version: str
+    generated_at: datetime
+
+
+# -- interactions --------------------------------------------------------------------------
+class InteractionRequest(Strict):
+    user_id: Identifier
+    item_id: Identifier
+    action: Action
+    context: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=20)
+    timestamp: Annotated[datetime, AfterValidator(_aware)] | None = None
+
+
+class InteractionAccepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    event_id: str
+    duplicate: bool = False
+    request_id: str
+
+
+# -- feedback ------------------------------------------------------------------------------
+class FeedbackRequest(Strict):
+    user_id: Identifier
+    item_id: Identifier
+    feedback_type: FeedbackType
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class FeedbackUpdate(Strict):
+    feedback_type: FeedbackType
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    version: int | None = Field(default=None, ge=1, description="The version you read; refused if it changed")
+
+
+class FeedbackResponse(BaseModel):
+    status: Literal["recorded", "updated"]
+    action_taken: str
+    feedback_id: UUID
+    user_id: str
+    item_id: str
+    feedback_type: str
+    reason: str | None
+    version: int
+    request_id: str
+
+
+# -- users, preferences, items, features ---------------------------------------------------
+class PreferencesRequest(Strict):
+    favorite_categories: list[Category] = Field(default_factory=list, max_length=50)
+    excluded_items: list[Identifier] = Field(default_factory=list, max_length=1000)
+    language: Annotated[str, StringConstraints(min_length=2, max_length=10)] | None = None
+    version: int | None = Field(default=None, ge=0, description="The version you read; refused if it changed")
+
+
+class PreferencesResponse(BaseModel):
+    user_id: str
+    version: int
+    favorite_categories: list[str]
+    excluded_items: list[str]
+    language: str | None
+    updated_at: datetime
+    request_id: str
+
+
+class UserRequest(Strict):
+    preferred_categories: list[Category] = Field(default_factory=list, max_length=50)
+    language: Annotated[str, StringConstraints(min_length=2, max_length=10)] | None = None
+    country: Annotated[str, StringConstraints(min_length=2, max_length=3)] | None = None
+
+
+class UserResponse(BaseModel):
+    user_id: str
+    preferred_categories: list[str]
+    language: str | None
+    country: str | None
+    total_interactions: int
+    is_new_user: bool
+    created_at: datetime | None
+    request_id: str
+
+
+class ItemRequest(Strict):
+    title: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    description: str | None = Field(default=None, max_length=10000)
+    category: Category | None = None
+    subcategory: Category | None = None
+    tags: list[Annotated[str, StringConstraints(max_length=100)]] = Field(
+        default_factory=list, max_length=100
+    )
+    content_features: dict[str, Any] = Field(default_factory=dict)
+    thumbnail_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    avg_rating: float | None = Field(default=None, ge=0, le=5)
+    is_active: bool = True
+
+
+class ItemResponse(BaseModel):
+    item_id: str
+    title: str
+    description: str | None
+    category: str | None
+    subcategory: str | None
+    tags: list[str]
+    content_features: dict[str, Any]
+    thumbnail_url: str | None
+    avg_rating: float | None
+    interaction_count: int
+    is_active: bool
+    request_id: str
+
+
+class CatalogImportItem(ItemRequest):
+    item_id: Identifier
+
+
+class CatalogImportRequest(Strict):
+    items: list[CatalogImportItem] = Field(min_length=1, max_length=10000)
+
+
+class CatalogImportAccepted(BaseModel):
+    import_id: str
+    items: int
+    chunks: int
+    status: Literal["queued"] = "queued"
+    request_id: str
+
+
+class CatalogImportStatus(BaseModel):
+    import_id: str
+    items: int
+    imported: int
+    status: Literal["queued", "completed"]
+    request_id: str
+
+
+class ItemFeaturesRequest(Strict):
+    content_features: dict[str, Any] = Field(default_factory=dict)
+    popularity_features: dict[str, Any] = Field(default_factory=dict)
+    engagement_features: dict[str, Any] = Field(default_factory=dict)
+    version: int | None = Field(default=None, ge=0, description="The version you read; refused if it changed")
+
+
+class ItemFeaturesResponse(BaseModel):
+    item_id: str
+    version: int
+    content_features: dict[str, Any]
+    popularity_features: dict[str, Any]
+    engagement_features: dict[str, Any]
+    updated_at: datetime
+    request_id: str
+
+
+# -- experiments ---------------------------------------------------------------------------
+class Variant(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    weight: float = Field(gt=0, le=1000)
+
+
+class ExperimentRequest(Strict):
+    variants: list[Variant] = Field(min_length=2, max_length=20)
+    is_active: bool = True
+
+
+class ExperimentResponse(BaseModel):
+    experiment_id: str
+    variants: list[Variant]
+    is_active: bool
+    request_id: str
+
+
+class AssignmentRequest(Strict):
+    user_id: Identifier
+
+
+class AssignmentResponse(BaseModel):
+    experiment_id: str
+    user_id: str
+    variant: str
+    assigned_at: datetime
+    request_id: str

@@ -1,0 +1,79 @@
+"""A/B experiments: define one (admin), assign a user to a variant (consistent, 24-hour dedup)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+
+from recsys.api import errors
+from recsys.api.guards import requires
+from recsys.api.models import (
+    AssignmentRequest,
+    AssignmentResponse,
+    ExperimentRequest,
+    ExperimentResponse,
+    Variant,
+)
+from recsys.api.routes import error_responses
+from recsys.config import get_settings
+from recsys.connections import postgres_connection, redis_client
+from recsys.logic.experiments import assign
+from recsys.stores.experiments import PostgresExperimentStore
+
+write_router = APIRouter(tags=["experiments"])
+assign_router = APIRouter(tags=["experiments"])
+ExperimentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
+
+
+def _store() -> PostgresExperimentStore:
+    return PostgresExperimentStore(postgres_connection(get_settings()))
+
+
+@write_router.put(
+    "/v1/experiments/{experiment_id}",
+    response_model=ExperimentResponse,
+    responses=error_responses(403),
+    summary="Define an experiment's variants and weights",
+    dependencies=[Depends(requires("admin"))],
+)
+def put_experiment(
+    request: Request, experiment_id: ExperimentId, body: ExperimentRequest
+) -> ExperimentResponse:
+    names = [v.name for v in body.variants]
+    if len(set(names)) != len(names):
+        raise errors.InvalidInput(
+            "Variant names must be unique", {"field": "variants", "reason": "duplicate name"}
+        )
+    _store().put(experiment_id, [v.model_dump() for v in body.variants], body.is_active)
+    return ExperimentResponse(
+        experiment_id=experiment_id,
+        variants=body.variants,
+        is_active=body.is_active,
+        request_id=request.state.request_id,
+    )
+
+
+@assign_router.post(
+    "/v1/experiments/{experiment_id}/assignments",
+    response_model=AssignmentResponse,
+    responses=error_responses(403, 404),
+    summary="The variant a user sees",
+    dependencies=[Depends(requires("read"))],
+)
+def assign_variant(
+    request: Request, experiment_id: ExperimentId, body: AssignmentRequest
+) -> AssignmentResponse:
+    found = _store().get(experiment_id)
+    if found is None or not found[1]:
+        raise errors.NotFound(f"experiment {experiment_id} does not exist or is not active")
+    variants = [Variant(**v).model_dump() for v in found[0]]
+    assignment = assign(redis_client(get_settings()), body.user_id, experiment_id, variants)
+    return AssignmentResponse(
+        experiment_id=experiment_id,
+        user_id=body.user_id,
+        variant=assignment["variant"],
+        assigned_at=datetime.fromisoformat(assignment["assigned_at"]),
+        request_id=request.state.request_id,
+    )

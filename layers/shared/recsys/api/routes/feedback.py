@@ -1,0 +1,95 @@
+"""Explicit feedback: POST (Idempotency-Key), PUT (Idempotency-Key or version), DELETE (safe to repeat)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from recsys.api import dependencies as deps
+from recsys.api import errors
+from recsys.api.guards import idempotency_key, replayable, requires
+from recsys.api.models import FeedbackRequest, FeedbackResponse, FeedbackUpdate
+from recsys.api.routes import error_responses
+from recsys.stores.feedback import Feedback
+
+create_router = APIRouter(tags=["feedback"])
+update_router = APIRouter(tags=["feedback"])
+delete_router = APIRouter(tags=["feedback"])
+
+ACTIONS = {
+    "not_interested": "item_excluded_from_future_recommendations",
+    "like": "preference_recorded",
+    "dislike": "preference_recorded",
+    "report": "flagged_for_review",
+}
+
+
+def _response(
+    feedback: Feedback, status: Literal["recorded", "updated"], request_id: str
+) -> FeedbackResponse:
+    return FeedbackResponse(
+        status=status,
+        action_taken=ACTIONS[feedback.feedback_type],
+        feedback_id=feedback.id,
+        user_id=feedback.user_id,
+        item_id=feedback.item_id,
+        feedback_type=feedback.feedback_type,
+        reason=feedback.reason,
+        version=feedback.version,
+        request_id=request_id,
+    )
+
+
+@create_router.post(
+    "/v1/feedback",
+    response_model=FeedbackResponse,
+    status_code=201,
+    responses=error_responses(403, 409),
+    summary="Record feedback on a recommendation",
+    dependencies=[Depends(requires("write"))],
+)
+def create_feedback(
+    request: Request, body: FeedbackRequest, key: Annotated[str | None, Depends(idempotency_key)] = None
+) -> Response:
+    def run() -> tuple[int, FeedbackResponse]:
+        feedback = deps.feedback_store().create(
+            body.user_id, body.item_id, body.feedback_type, body.reason, key
+        )
+        return 201, _response(feedback, "recorded", request.state.request_id)
+
+    return replayable(request, key, body, run)
+
+
+@update_router.put(
+    "/v1/feedback/{feedback_id}",
+    response_model=FeedbackResponse,
+    responses=error_responses(403, 404, 409),
+    summary="Change feedback",
+    dependencies=[Depends(requires("write"))],
+)
+def update_feedback(
+    request: Request,
+    feedback_id: UUID,
+    body: FeedbackUpdate,
+    key: Annotated[str | None, Depends(idempotency_key)] = None,
+) -> Response:
+    def run() -> tuple[int, FeedbackResponse]:
+        feedback = deps.feedback_store().update(feedback_id, body.feedback_type, body.reason, body.version)
+        return 200, _response(feedback, "updated", request.state.request_id)
+
+    return replayable(request, key, body, run)
+
+
+@delete_router.delete(
+    "/v1/feedback/{feedback_id}",
+    status_code=204,
+    responses=error_responses(403, 404),
+    summary="Withdraw feedback (repeating it is harmless)",
+    dependencies=[Depends(requires("write"))],
+)
+def delete_feedback(feedback_id: UUID) -> Response:
+    if not deps.feedback_store().delete(feedback_id):
+        raise errors.NotFound("no such feedback", {"feedback_id": str(feedback_id)})
+    return Response(status_code=204)

@@ -1,0 +1,103 @@
+"""GET /v1/recommendations and GET /v1/recommendations/{item_id}/explain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+
+from recsys.api import dependencies as deps
+from recsys.api.guards import requires
+from recsys.api.models import (
+    ExplanationResponse,
+    Identifier,
+    ItemMetadata,
+    RecommendationsResponse,
+    RecommendedItem,
+)
+from recsys.api.routes import error_responses
+from recsys.logic import recommend as model
+from recsys.observability import logger, metrics
+
+list_router = APIRouter(tags=["recommendations"])
+explain_router = APIRouter(tags=["recommendations"])
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,49}$"
+
+
+def stores() -> model.Stores:
+    return model.Stores(
+        deps.catalog(),
+        deps.feature_store(),
+        deps.interaction_log(),
+        deps.feedback_store(),
+        deps.preference_store(),
+    )
+
+
+@list_router.get(
+    "/v1/recommendations",
+    response_model=RecommendationsResponse,
+    responses=error_responses(403),
+    summary="Personalised recommendations for a user",
+    dependencies=[Depends(requires("read"))],
+)
+def get_recommendations(
+    request: Request,
+    user_id: Annotated[str, Query(pattern=ID_PATTERN, description="User identifier")],
+    context: Annotated[str, Query(max_length=50, pattern=r"^[a-z0-9_]+$")] = "homepage",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    category: Annotated[
+        str | None, Query(max_length=100, description="Only this category; omit or 'all' for every one")
+    ] = None,
+    exclude: Annotated[list[Identifier], Query(max_length=500, description="Item ids to leave out")] = [],  # noqa: B006
+    x_session_id: Annotated[str | None, Header(max_length=100)] = None,
+    x_device_type: Annotated[str | None, Header(max_length=30)] = None,
+) -> RecommendationsResponse:
+    logger.append_keys(user_id=user_id, context=context, session_id=x_session_id, device_type=x_device_type)
+    chosen = None if category in (None, "", "all") else category
+    results = model.recommend(stores(), user_id, limit, chosen, set(exclude))
+    metrics.add_metric(name="RecommendationsServed", unit="Count", value=len(results))
+    return RecommendationsResponse(
+        recommendations=[
+            RecommendedItem(
+                item_id=r.item.item_id,
+                score=r.score,
+                rank=r.rank,
+                explanation=r.explanation,
+                metadata=ItemMetadata(
+                    title=r.item.title,
+                    category=r.item.category,
+                    thumbnail_url=r.item.thumbnail_url,
+                    rating=float(r.item.avg_rating) if r.item.avg_rating is not None else None,
+                ),
+            )
+            for r in results
+        ],
+        request_id=request.state.request_id,
+        model_version=model.MODEL_VERSION,
+        generated_at=datetime.now(UTC),
+    )
+
+
+@explain_router.get(
+    "/v1/recommendations/{item_id}/explain",
+    response_model=ExplanationResponse,
+    responses=error_responses(403, 404),
+    summary="Why an item is recommended to a user",
+    dependencies=[Depends(requires("read"))],
+)
+def explain_recommendation(
+    request: Request,
+    item_id: Annotated[str, Path(pattern=ID_PATTERN)],
+    user_id: Annotated[str, Query(pattern=ID_PATTERN)],
+) -> ExplanationResponse:
+    explanation = model.explain(stores(), user_id, item_id)
+    return ExplanationResponse(
+        item_id=item_id,
+        user_id=user_id,
+        explanation=explanation,  # type: ignore[arg-type]
+        request_id=request.state.request_id,
+        model_version=model.MODEL_VERSION,
+        generated_at=datetime.now(UTC),
+    )

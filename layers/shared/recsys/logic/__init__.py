@@ -1,0 +1,1 @@
+"""The service's rules: what the endpoints and consumers do, over the stores' interfaces."""

@@ -1,0 +1,39 @@
+"""A/B assignment: a user's variant is a pure function of (user, experiment), so every function
+instance agrees; the assignment is also kept 24 hours in Redis (spec) to report when it was made."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+ASSIGNMENT_TTL = 86400
+
+
+def choose_variant(user_id: str, experiment_id: str, variants: list[dict[str, Any]]) -> str:
+    """Consistent hashing onto the cumulative weights of the variants."""
+    total = sum(float(v["weight"]) for v in variants)
+    digest = hashlib.sha256(f"{experiment_id}:{user_id}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") / 2**64 * total
+    cumulative = 0.0
+    for variant in variants:
+        cumulative += float(variant["weight"])
+        if point < cumulative:
+            return str(variant["name"])
+    return str(variants[-1]["name"])
+
+
+def assign(
+    redis_client: Any, user_id: str, experiment_id: str, variants: list[dict[str, Any]]
+) -> dict[str, Any]:
+    key = f"ab_test:{user_id}:{experiment_id}"
+    fresh = {
+        "variant": choose_variant(user_id, experiment_id, variants),
+        "assigned_at": datetime.now(UTC).isoformat(),
+    }
+    # SET NX: the first assignment within 24 hours is the one every later call returns.
+    if redis_client.set(key, json.dumps(fresh), nx=True, ex=ASSIGNMENT_TTL):
+        return {**fresh, "new": True}
+    stored = redis_client.get(key)
+    return {**(json.loads(stored) if stored else fresh), "new": False}

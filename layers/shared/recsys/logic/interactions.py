@@ -1,0 +1,89 @@
+"""Accepting interactions (API) and applying them (the stream's consumers)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+from recsys.domain import Interaction, Item
+from recsys.observability import logger
+from recsys.stores.catalog import Catalog
+from recsys.stores.failures import STORE_FAILURES
+from recsys.stores.feature_store import FeatureStore
+from recsys.stores.interaction_log import InteractionLog
+from recsys.stores.interaction_stream import InteractionStream
+
+DEDUP_SECONDS = 86400
+
+
+class EventClaims:
+    """Event ids accepted in the last 24 hours (Redis SET NX), to absorb client retries."""
+
+    def __init__(self, client: object) -> None:
+        self._redis = client
+
+    def claim(self, event_id: str) -> bool | None:
+        """True if new, False if seen; None if Redis cannot tell (the event is accepted anyway)."""
+        try:
+            return bool(self._redis.set(f"interaction_event:{event_id}", "1", nx=True, ex=DEDUP_SECONDS))  # type: ignore[attr-defined]
+        except STORE_FAILURES:
+            logger.warning(
+                "event-id dedup unavailable; the consumers deduplicate", extra={"event_id": event_id}
+            )
+            return None
+
+    def release(self, event_id: str) -> None:
+        try:
+            self._redis.delete(f"interaction_event:{event_id}")  # type: ignore[attr-defined]
+        except STORE_FAILURES:
+            logger.warning("could not release event id", extra={"event_id": event_id})
+
+
+def accept(interaction: Interaction, stream: InteractionStream, claims: EventClaims) -> bool:
+    """Publish the interaction once per event id. Returns False for a duplicate.
+
+    A failed publish releases the claim and raises, so the client's retry is not mistaken
+    for a duplicate and nothing accepted is lost.
+    """
+    if claims.claim(interaction.event_id) is False:
+        return False
+    try:
+        stream.publish(interaction)
+    except Exception:
+        claims.release(interaction.event_id)
+        raise
+    return True
+
+
+def write_to_log(interactions: list[Interaction], log: InteractionLog) -> None:
+    """Consumer: append each interaction to the log (idempotent: rows are keyed by event id)."""
+    for interaction in interactions:
+        log.append(interaction)
+
+
+def update_realtime_features(
+    interactions: list[Interaction], log: InteractionLog, features: FeatureStore, catalog: Catalog
+) -> int:
+    """Consumer: counters and popularity, each event applied once (claimed in the log). Returns how many."""
+    fresh = [i for i in interactions if log.claim_event(i.event_id)]
+    if not fresh:
+        return 0
+    items: dict[str, Item] = catalog.get_items(sorted({i.item_id for i in fresh}))
+    weights: dict[tuple[str, str | None], float] = {}
+    for interaction in fresh:
+        category = items[interaction.item_id].category if interaction.item_id in items else None
+        key = (interaction.item_id, category)
+        weights[key] = weights.get(key, 0.0) + interaction.weight
+    features.add_popularity(weights)
+    by_user: dict[str, list[Interaction]] = {}
+    for interaction in fresh:
+        by_user.setdefault(interaction.user_id, []).append(interaction)
+    for user_id, events in by_user.items():
+        latest = max(e.event_time for e in events).astimezone(UTC)
+        features.record_activity(user_id, Counter(e.action for e in events), int(latest.timestamp()))
+    catalog.add_interactions(dict(Counter(i.item_id for i in fresh if i.item_id in items)))
+    return len(fresh)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

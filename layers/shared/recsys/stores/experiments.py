@@ -1,0 +1,29 @@
+"""A/B experiment definitions (PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from psycopg.types.json import Jsonb
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+class PostgresExperimentStore:
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+
+    def put(self, experiment_id: str, variants: list[dict[str, Any]], is_active: bool) -> None:
+        self._conn.execute(
+            "INSERT INTO experiments (experiment_id, variants, is_active) VALUES (%s, %s, %s)"
+            " ON CONFLICT (experiment_id) DO UPDATE"
+            " SET variants = EXCLUDED.variants, is_active = EXCLUDED.is_active",
+            (experiment_id, Jsonb(variants), is_active),
+        )
+
+    def get(self, experiment_id: str) -> tuple[list[dict[str, Any]], bool] | None:
+        row = self._conn.execute(
+            "SELECT variants, is_active FROM experiments WHERE experiment_id = %s", (experiment_id,)
+        ).fetchone()
+        return (list(row[0]), bool(row[1])) if row else None

@@ -1,0 +1,104 @@
+"""Explicit feedback (PostgreSQL). Deletes are tombstones, so repeating one changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+
+from recsys.errors import NotFoundError, VersionConflictError
+
+if TYPE_CHECKING:
+    import psycopg
+
+_COLUMNS = "id, user_id, item_id, feedback_type, reason, version, created_at, updated_at, deleted_at"
+
+
+@dataclass(frozen=True)
+class Feedback:
+    id: uuid.UUID
+    user_id: str
+    item_id: str
+    feedback_type: str
+    reason: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
+class PostgresFeedbackStore:
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+
+    def _one(self, query: str, params: tuple[Any, ...]) -> Feedback | None:
+        with self._conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(query, params).fetchone()
+        return Feedback(**row) if row else None
+
+    def create(
+        self, user_id: str, item_id: str, feedback_type: str, reason: str | None, idempotency_key: str | None
+    ) -> Feedback:
+        """Record feedback; the same (user, idempotency key) twice yields the first record."""
+        try:
+            created = self._one(
+                f"INSERT INTO feedback (user_id, item_id, feedback_type, reason, idempotency_key)"
+                f" VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+                (user_id, item_id, feedback_type, reason, idempotency_key),
+            )
+        except pg_errors.UniqueViolation:
+            created = self._one(
+                f"SELECT {_COLUMNS} FROM feedback WHERE user_id = %s AND idempotency_key = %s",
+                (user_id, idempotency_key),
+            )
+        assert created is not None
+        return created
+
+    def get(self, feedback_id: uuid.UUID) -> Feedback | None:
+        return self._one(f"SELECT {_COLUMNS} FROM feedback WHERE id = %s", (feedback_id,))
+
+    def update(
+        self, feedback_id: uuid.UUID, feedback_type: str, reason: str | None, expected_version: int | None
+    ) -> Feedback:
+        """Change live feedback; with `expected_version`, only if nobody changed it since."""
+        updated = self._one(
+            f"UPDATE feedback SET feedback_type = %s, reason = %s, version = version + 1, updated_at = NOW()"
+            f" WHERE id = %s AND deleted_at IS NULL AND (%s::int IS NULL OR version = %s::int)"
+            f" RETURNING {_COLUMNS}",
+            (feedback_type, reason, feedback_id, expected_version, expected_version),
+        )
+        if updated is not None:
+            return updated
+        current = self.get(feedback_id)
+        if current is None or current.deleted_at is not None:
+            raise NotFoundError("no such feedback", id=str(feedback_id))
+        if (current.feedback_type, current.reason, current.version) == (
+            feedback_type,
+            reason,
+            (expected_version or 0) + 1,
+        ):
+            return current  # the retry of an update that already succeeded
+        raise VersionConflictError(
+            f"expected version {expected_version}, but the current version is {current.version}",
+            current_version=current.version,
+        )
+
+    def delete(self, feedback_id: uuid.UUID) -> bool:
+        """Tombstone the feedback. False when no such feedback ever existed."""
+        self._conn.execute(
+            "UPDATE feedback SET deleted_at = NOW() WHERE id = %s AND deleted_at IS NULL", (feedback_id,)
+        )
+        return self.get(feedback_id) is not None
+
+    def excluded_items(self, user_id: str) -> set[str]:
+        """Items the user said they are not interested in (live feedback only)."""
+        rows = self._conn.execute(
+            "SELECT item_id FROM feedback WHERE user_id = %s AND feedback_type = 'not_interested'"
+            " AND deleted_at IS NULL",
+            (user_id,),
+        ).fetchall()
+        return {row[0] for row in rows}
