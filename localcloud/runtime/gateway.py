@@ -260,7 +260,11 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
             gateway_ms = (time.perf_counter() - started) * 1000
             self.server.log(f"{self.command} {self.path} {status} {gateway_ms:.1f}ms")  # type: ignore[attr-defined]
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = handle_any
+        def __getattr__(self, name: str) -> Any:
+            # Every method reaches routing (TRACE, CONNECT, ...), as on API Gateway, not a 501.
+            if name.startswith("do_"):
+                return self.handle_any
+            raise AttributeError(name)
 
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True

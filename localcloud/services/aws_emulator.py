@@ -44,7 +44,7 @@ class AwsEmulator(Service):
 
     def answers(self) -> bool:
         try:
-            with urllib.request.urlopen(f"http://{HOST}:{self.port}/moto-api/data.json", timeout=1) as reply:
+            with urllib.request.urlopen(f"http://{HOST}:{self.port}/moto-api/", timeout=1) as reply:
                 return bool(reply.status == 200)
         except (urllib.error.URLError, OSError):
             return False

@@ -7,123 +7,26 @@ import base64
 import concurrent.futures
 import importlib.util
 import json
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from localcloud.settings import ROOT, aws_environment
+from localcloud.settings import ROOT
+from tests.e2e.conftest import Runtime, wait_for
 
 FIXTURE = Path(__file__).parent / "runtime_fixture" / "template.yaml"
 CONCURRENCY = 2
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Runtime:
-    def __init__(self, cloud, tmp: Path) -> None:
-        self.stack = f"rt{uuid.uuid4().hex[:8]}"
-        self.api_port, self.invoke_port = free_port(), free_port()
-        self.log_path = tmp / "runtime.log"
-        self.log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "localcloud.runtime",
-                "--template",
-                str(FIXTURE),
-                "--stack",
-                "none",
-                "--stack-name",
-                self.stack,
-                "--api-port",
-                str(self.api_port),
-                "--invoke-port",
-                str(self.invoke_port),
-                "--concurrency",
-                str(CONCURRENCY),
-            ],
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        env = aws_environment(cloud.ports)
-        session = boto3.session.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            region_name=env["AWS_DEFAULT_REGION"],
-        )
-        self.aws = lambda name: session.client(name, endpoint_url=env["AWS_ENDPOINT_URL"])
-        self.lam = session.client(
-            "lambda",
-            endpoint_url=f"http://127.0.0.1:{self.invoke_port}",
-            config=Config(read_timeout=60, retries={"max_attempts": 0}),
-        )
-        deadline = time.monotonic() + 600
-        while not self._serving():
-            assert self.process.poll() is None, self.log_path.read_text()
-            assert time.monotonic() < deadline, "the runtime did not start"
-            time.sleep(0.2)
-
-    def _serving(self) -> bool:
-        with socket.socket() as sock:
-            return sock.connect_ex(("127.0.0.1", self.api_port)) == 0
-
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{self.api_port}{path}", data=body, method=method, headers=headers or {}
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=60) as reply:
-                return reply.status, reply.headers, reply.read()
-        except urllib.error.HTTPError as err:
-            return err.code, err.headers, err.read()
-
-    def invoke(self, function: str, payload: dict):
-        reply = self.lam.invoke(FunctionName=function, Payload=json.dumps(payload).encode())
-        return reply.get("FunctionError"), json.loads(reply["Payload"].read())
-
-    def records(self, prefix: str) -> list[str]:
-        listed = self.aws("s3").list_objects_v2(Bucket=f"{self.stack}-records", Prefix=prefix)
-        return sorted(obj["Key"].rsplit("/", 1)[0] for obj in listed.get("Contents", []))
-
-    def queue_url(self, suffix: str) -> str:
-        return self.aws("sqs").get_queue_url(QueueName=f"{self.stack}-{suffix}")["QueueUrl"]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-        self.log.close()
-
-
 @pytest.fixture(scope="module")
 def runtime(cloud, tmp_path_factory):
-    started = Runtime(cloud, tmp_path_factory.mktemp("runtime"))
+    started = Runtime(cloud, tmp_path_factory.mktemp("runtime"), template=FIXTURE, concurrency=CONCURRENCY)
     yield started
     started.stop()
-
-
-def wait_for(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    return check()
 
 
 def test_first_invoke_is_cold_and_later_ones_reuse_the_environment(runtime):

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psycopg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -78,6 +79,19 @@ def _spend(subject: str, limit: int) -> Budget:
         return RateLimiter.unmetered(limit)
 
 
+async def _refuse_nul_characters(request: Request) -> None:
+    """NUL is valid JSON ("\\u0000") but no text column can hold it: refuse it up front."""
+    if "%00" in request.url.query or "\x00" in request.url.path:
+        raise errors.InvalidInput(
+            "NUL characters are not allowed", {"field": "query", "reason": "contains NUL"}
+        )
+    body = await request.body()
+    if b"\x00" in body or b"\\u0000" in body:
+        raise errors.InvalidInput(
+            "NUL characters are not allowed", {"field": "body", "reason": "contains NUL"}
+        )
+
+
 async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     """Request id, authentication, rate limit; and the envelope for anything that escapes."""
     request.state.request_id = request_id_of(request)
@@ -85,11 +99,17 @@ async def guard(request: Request, call_next: Callable[[Request], Awaitable[Respo
     budget: Budget | None = None
     try:
         token = _bearer(request)
-        key = _find_key(token) if token else None
+        lookup_failure: BaseException | None = None
+        try:
+            key = _find_key(token) if token else None
+        except STORE_FAILURES as exc:
+            key, lookup_failure = None, exc
         if key is not None:
             budget = _spend(f"key:{key.key_prefix}", key.limit_per_minute)
-        else:  # unauthenticated callers are metered by address, at the Free tier
+        else:  # unknown callers (or unknowable, while the key store is down) are metered by address
             budget = _spend(f"ip:{source_ip_of(request)}", TIER_LIMITS["free"])
+        if lookup_failure is not None:
+            raise lookup_failure
         if not budget.allowed:
             metrics.add_metric(name="RateLimited", unit="Count", value=1)
             raise errors.RateLimited(
@@ -107,10 +127,18 @@ async def guard(request: Request, call_next: Callable[[Request], Awaitable[Respo
                 if token is None
                 else "The API key is not valid"
             )
+        await _refuse_nul_characters(request)
         request.state.api_key = key
         response = await call_next(request)
     except errors.ApiError as exc:
         response = error_response(request, exc)
+    except psycopg.DataError as exc:  # a value the database cannot hold is the caller's input
+        response = error_response(
+            request,
+            errors.InvalidInput(
+                "A value in the request cannot be stored", {"reason": str(exc.diag.message_primary or exc)}
+            ),
+        )
     except STORE_FAILURES as exc:
         logger.exception("a store is unavailable")
         response = error_response(
