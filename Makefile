@@ -41,9 +41,9 @@ status: $(STAMP) ## report each local service, its port, data and log
 env: $(STAMP) ## print the environment a function gets locally
 	@$(PY) -m localcloud env
 
-invoke: $(STAMP) ## invoke a function: make invoke FN=<logical id> EVENT=events/<file>.json
-	@test -n "$(FN)" || { echo "usage: make invoke FN=<logical id> [EVENT=events/<file>.json]" >&2; exit 2; }
-	@$(PY) -m localcloud invoke $(FN) $(EVENT)
+invoke: $(STAMP) ## invoke a function: make invoke FN=<logical id> EVENT=events/<file>.json [API_KEY=<key>]
+	@test -n "$(FN)" || { echo "usage: make invoke FN=<logical id> [EVENT=events/<file>.json] [API_KEY=<key>]" >&2; exit 2; }
+	@API_KEY="$(API_KEY)" $(PY) -m localcloud invoke $(FN) $(EVENT)
 
 api-key: $(STAMP) ## create an API key: make api-key TIER=pro SCOPES=read,write (the key is the last line)
 	@$(PY) -m localcloud api-key --tier $(or $(TIER),free) --scopes $(or $(SCOPES),read)

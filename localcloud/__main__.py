@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"export {key}={value!r}")
         elif args.command == "invoke":
             payload = Path(args.event).read_bytes() if args.event else b"{}"
+            # Sample API events carry a placeholder key; API_KEY=<key from make api-key> fills it in.
+            if os.environ.get("API_KEY"):
+                payload = payload.replace(b"REPLACE_WITH_AN_API_KEY", os.environ["API_KEY"].encode())
             return _print_invocation(cloud.invoke(args.function, payload, args.invoke_port))
         elif args.command == "api-key":
             scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]

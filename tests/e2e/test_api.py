@@ -227,7 +227,7 @@ def test_exactly_the_limit_passes_under_parallel_clients(api, catalog_items):
         replies = list(pool.map(lambda _: api.call("GET", path, key), range(90)))
     statuses = [status for status, _, _ in replies]
     assert statuses.count(200) == 60 and statuses.count(429) == 30
-    status, headers, body = next(r for r in replies if r[0] == 429)
+    _, headers, body = next(r for r in replies if r[0] == 429)
     error = assert_envelope(body, "RATE_LIMITED", headers)
     assert error["details"]["limit"] == 60 and error["details"]["remaining"] == 0
     assert datetime.fromisoformat(error["details"]["reset_at"].replace("Z", "+00:00")) > datetime.now(UTC)
@@ -447,3 +447,10 @@ def test_swagger_ui_and_the_committed_document_are_served(api):
     assert status == 200 and b"swagger-ui" in html
     status, _, document = api.runtime.request("GET", "/openapi.json")
     assert status == 200 and json.loads(document) == json.loads((ROOT / "openapi.json").read_text())
+
+
+def test_nul_characters_are_refused_not_stored(api):
+    status, headers, body = api.call("PUT", "/v1/items/nul_item", api.admin, {"title": "bad\u0000title"})
+    assert status == 400 and assert_envelope(body, "INVALID_INPUT", headers)["details"]["field"] == "body"
+    status, headers, body = api.call("GET", "/v1/recommendations?user_id=u1&category=a%00b", api.reader)
+    assert status == 400 and assert_envelope(body, "INVALID_INPUT", headers)

@@ -1,0 +1,82 @@
+"""API rules that need no server: deprecation headers, variants, accepting interactions."""
+
+from collections import Counter
+from datetime import UTC, date, datetime
+
+import pytest
+from fastapi import Depends, FastAPI, Response
+
+from recsys.api.guards import deprecated
+from recsys.domain import Interaction
+from recsys.logic.experiments import choose_variant
+from recsys.logic.interactions import accept
+
+
+def test_a_deprecated_route_sends_deprecation_and_sunset_headers():
+    app = FastAPI()
+    mark = deprecated(date(2027, 6, 1), successor="/v2/recommendations")
+
+    @app.get("/v1/old", deprecated=True, dependencies=[Depends(mark)])
+    def old() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    response = Response()
+    mark(response)
+    assert response.headers["Deprecation"] == "true"
+    assert response.headers["Sunset"] == "Tue, 01 Jun 2027 00:00:00 GMT"
+    assert response.headers["Link"] == '</v2/recommendations>; rel="successor-version"'
+    assert app.openapi()["paths"]["/v1/old"]["get"]["deprecated"] is True
+
+
+def test_variant_is_consistent_and_follows_the_weights():
+    variants = [{"name": "control", "weight": 3}, {"name": "treatment", "weight": 1}]
+    assert all(
+        choose_variant(f"u{n}", "exp", variants) == choose_variant(f"u{n}", "exp", variants)
+        for n in range(100)
+    )
+    counts = Counter(choose_variant(f"user_{n}", "exp", variants) for n in range(8000))
+    assert 0.72 < counts["control"] / 8000 < 0.78
+    other = [choose_variant(f"user_{n}", "other-exp", variants) for n in range(200)]
+    assert other != [choose_variant(f"user_{n}", "exp", variants) for n in range(200)]
+
+
+class Claims:
+    def __init__(self, answer):
+        self.answer, self.released = answer, []
+
+    def claim(self, event_id):
+        return self.answer
+
+    def release(self, event_id):
+        self.released.append(event_id)
+
+
+class Stream:
+    def __init__(self, fail=False):
+        self.fail, self.published = fail, []
+
+    def publish(self, interaction):
+        if self.fail:
+            raise ConnectionError("stream down")
+        self.published.append(interaction.event_id)
+        return "1"
+
+
+EVENT = Interaction("e1", "u1", "i1", "click", datetime(2024, 1, 1, tzinfo=UTC))
+
+
+def test_a_duplicate_event_is_not_published_again():
+    stream = Stream()
+    assert accept(EVENT, stream, Claims(False)) is False and stream.published == []
+
+
+def test_without_dedup_the_event_is_still_published():
+    stream = Stream()
+    assert accept(EVENT, stream, Claims(None)) is True and stream.published == ["e1"]
+
+
+def test_a_failed_publish_releases_the_claim_so_the_retry_is_not_lost():
+    claims = Claims(True)
+    with pytest.raises(ConnectionError):
+        accept(EVENT, Stream(fail=True), claims)
+    assert claims.released == ["e1"]

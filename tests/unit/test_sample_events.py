@@ -1,0 +1,48 @@
+"""events/ has a sample for every function of template.yaml, in the shape its trigger sends."""
+
+import json
+from pathlib import Path
+
+from localcloud.runtime.functions import load_functions
+from localcloud.runtime.gateway import Gateway
+from localcloud.settings import ROOT, SERVED_STACK, Layout, Ports
+
+
+def served_functions():
+    ctx = SERVED_STACK.context(Ports(), Layout())
+    for logical_id in (
+        "IndexArtifactsBucket",
+        "InteractionStream",
+        "InteractionFailureQueue",
+        "CatalogImportQueue",
+        "CatalogImportDeadLetterQueue",
+    ):
+        ctx.resources[logical_id] = {
+            "Ref": logical_id,
+            "Arn": f"arn:aws:x:us-east-1:1:{logical_id}",
+            "QueueName": logical_id,
+        }
+    return ctx, load_functions(ctx, ROOT)
+
+
+def test_every_function_has_a_sample_event_its_trigger_would_send():
+    ctx, functions = served_functions()
+    gateway = Gateway(ctx, functions, {})
+    assert len(functions) >= 20
+    for logical_id, spec in functions.items():
+        sample = Path(ROOT / "events" / f"{spec.code_dir.name}.json")
+        assert sample.exists(), f"events/{sample.name} is missing for {logical_id}"
+        event = json.loads(sample.read_text())
+        if spec.events_of("Api"):
+            route, _ = gateway.match(event["httpMethod"], event["path"])
+            assert route.function == logical_id, sample.name
+        elif spec.events_of("Kinesis"):
+            assert event["Records"][0]["eventSource"] == "aws:kinesis"
+        else:
+            assert event["Records"][0]["eventSource"] == "aws:sqs"
+
+
+def test_every_function_folder_is_in_the_template():
+    _, functions = served_functions()
+    folders = {path.name for path in (ROOT / "functions").iterdir() if path.is_dir()}
+    assert folders == {spec.code_dir.name for spec in functions.values()}
