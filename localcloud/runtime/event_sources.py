@@ -30,9 +30,11 @@ def _failed_identifiers(invocation: Invocation) -> set[str] | None:
     return None if "" in ids else ids
 
 
-class KinesisMapping(threading.Thread):
-    """One shard iterator per shard; a batch is retried (bisected on error) until it succeeds,
-    its retries run out and it goes to the on-failure destination, or its records expire."""
+class _Mapping(threading.Thread):
+    """What Kinesis and SQS mappings share: the function's pool, batching, partial responses."""
+
+    kind = ""
+    default_batch_size = 10
 
     def __init__(
         self,
@@ -43,18 +45,30 @@ class KinesisMapping(threading.Thread):
         stop: threading.Event,
         log: Log,
     ) -> None:
-        super().__init__(daemon=True, name=f"kinesis-{pool.spec.logical_id}")
-        self.pool, self.props, self.stop, self.log = pool, props, stop, log
-        self.kinesis, self.sqs = clients("kinesis"), clients("sqs")
-        self.region = region
-        self.stream_arn = str(props["Stream"])
-        self.stream = self.stream_arn.split("/", 1)[1]
-        self.batch_size = int(props.get("BatchSize", 100))
+        super().__init__(daemon=True, name=f"{self.kind}-{pool.spec.logical_id}")
+        self.pool, self.props, self.region, self.stop, self.log = pool, props, region, stop, log
+        self.clients = clients
+        self.sqs = clients("sqs")
+        self.batch_size = int(props.get("BatchSize", self.default_batch_size))
         self.window = float(props.get("MaximumBatchingWindowInSeconds", 0))
-        self.max_retries = int(props.get("MaximumRetryAttempts", -1))
-        self.bisect = bool(props.get("BisectBatchOnFunctionError", False))
         self.partial = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
-        destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+
+
+class KinesisMapping(_Mapping):
+    """One shard iterator per shard; a batch is retried (bisected on error) until it succeeds,
+    its retries run out and it goes to the on-failure destination, or its records expire."""
+
+    kind = "kinesis"
+    default_batch_size = 100
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.kinesis = self.clients("kinesis")
+        self.stream_arn = str(self.props["Stream"])
+        self.stream = self.stream_arn.split("/", 1)[1]
+        self.max_retries = int(self.props.get("MaximumRetryAttempts", -1))
+        self.bisect = bool(self.props.get("BisectBatchOnFunctionError", False))
+        destination = ((self.props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
         self.on_failure = str(destination) if destination else None
 
     def _iterator(self, shard_id: str) -> str:
@@ -171,27 +185,16 @@ class KinesisMapping(threading.Thread):
         self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
 
 
-class SqsMapping(threading.Thread):
+class SqsMapping(_Mapping):
     """Receive, invoke, delete what succeeded; the rest reappears after the visibility timeout
     and, past the queue's maxReceiveCount, the queue's redrive policy moves it to the DLQ."""
 
-    def __init__(
-        self,
-        pool: FunctionPool,
-        props: dict[str, Any],
-        clients: Callable[[str], Any],
-        region: str,
-        stop: threading.Event,
-        log: Log,
-    ) -> None:
-        super().__init__(daemon=True, name=f"sqs-{pool.spec.logical_id}")
-        self.pool, self.stop, self.log, self.region = pool, stop, log, region
-        self.sqs = clients("sqs")
-        self.queue_arn = str(props["Queue"])
+    kind = "sqs"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.queue_arn = str(self.props["Queue"])
         self.queue_url = self.sqs.get_queue_url(QueueName=self.queue_arn.rsplit(":", 1)[1])["QueueUrl"]
-        self.batch_size = int(props.get("BatchSize", 10))
-        self.window = float(props.get("MaximumBatchingWindowInSeconds", 0))
-        self.partial = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
 
     def run(self) -> None:
         while not self.stop.is_set():

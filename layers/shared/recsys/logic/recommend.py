@@ -22,6 +22,7 @@ from recsys.stores.preferences import PostgresPreferenceStore
 
 MODEL_VERSION = "popularity-v1"
 FAVOURITE_BOOST = 1.25
+SESSION_BOOST = 1.15
 HISTORY_LIMIT = 200
 
 
@@ -40,6 +41,16 @@ class UserContext:
     excluded: set[str] = field(default_factory=set)
     favourites: set[str] = field(default_factory=set)
     history: list[str] = field(default_factory=list)  # item ids, newest first
+    session_items: list[str] = field(default_factory=list)  # of the current session
+
+
+@dataclass(frozen=True)
+class RankingRequest:
+    """Where the recommendations are shown (X-Session-Id, X-Device-Type and `context`)."""
+
+    context: str = "homepage"
+    session_id: str | None = None
+    device_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,7 @@ def _degrade(what: str, fallback: Any, call: Any, *args: Any) -> Any:
         return fallback
 
 
-def user_context(stores: Stores, user_id: str) -> UserContext:
+def user_context(stores: Stores, user_id: str, session_id: str | None = None) -> UserContext:
     context = UserContext()
     context.excluded |= stores.feedback.excluded_items(user_id)
     preferences = stores.preferences.current(user_id)
@@ -69,6 +80,8 @@ def user_context(stores: Stores, user_id: str) -> UserContext:
         context.favourites |= {c.lower() for c in preferences.values["favorite_categories"] or []}
     history = _degrade("interaction log", [], stores.log.for_user, user_id, HISTORY_LIMIT)
     context.history = [i.item_id for i in history if i.action != "impression"]
+    if session_id:
+        context.session_items = [i.item_id for i in history if i.session_id == session_id and i.weight > 0]
     return context
 
 
@@ -81,23 +94,42 @@ def _candidates(stores: Stores, category: str | None, wanted: int) -> list[tuple
 
 
 def recommend(
-    stores: Stores, user_id: str, limit: int, category: str | None = None, exclude: set[str] | None = None
+    stores: Stores,
+    user_id: str,
+    limit: int,
+    category: str | None = None,
+    exclude: set[str] | None = None,
+    request: RankingRequest | None = None,
 ) -> list[Recommendation]:
-    context = user_context(stores, user_id)
+    """popularity-v1 ranks by popularity, boosted by favourite categories and by the categories of
+    what the user engaged with in this session; the device type is not a signal it uses."""
+    request = request or RankingRequest()
+    context = user_context(stores, user_id, request.session_id)
     skip = context.excluded | set(context.history) | (exclude or set())
     pool = _candidates(stores, category, limit + len(skip) + 20)
     pool = [(item_id, score) for item_id, score in pool if item_id not in skip]
-    items = stores.catalog.get_items([item_id for item_id, _ in pool])
-    top = max((score for _, score in pool), default=0.0) or 1.0
-    scored = []
+    items = stores.catalog.get_items([item_id for item_id, _ in pool] + context.session_items)
+    session_categories = {(items[i].category or "").lower() for i in context.session_items if i in items}
+    eligible = []
     for item_id, popularity in pool:
         item = items.get(item_id)
         if item is None or not item.is_active:
             continue
         if category is not None and (item.category or "").lower() != category.lower():
             continue
+        eligible.append((item, popularity))
+    top = max((popularity for _, popularity in eligible), default=0.0)
+    top = top if top > 0 else 1.0
+    scored = []
+    for item, popularity in eligible:
         favourite = (item.category or "").lower() in context.favourites
-        score = popularity / top * (FAVOURITE_BOOST if favourite else 1.0)
+        in_session = bool(item.category) and (item.category or "").lower() in session_categories
+        score = (
+            popularity
+            / top
+            * (FAVOURITE_BOOST if favourite else 1.0)
+            * (SESSION_BOOST if in_session else 1.0)
+        )
         scored.append((score, item, favourite))
     scored.sort(key=lambda entry: (-entry[0], entry[1].item_id))
     results = []
@@ -110,7 +142,7 @@ def recommend(
                 "reason": f"Popular in {item.category}, a category you like",
                 "matching_attributes": ["category"],
             }
-        results.append(Recommendation(item, round(min(score, 1.0), 4), rank, explanation))
+        results.append(Recommendation(item, round(max(0.0, min(score, 1.0)), 4), rank, explanation))
     return results
 
 

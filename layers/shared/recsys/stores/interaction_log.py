@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
+from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType
 
 from recsys.domain import Interaction
@@ -59,8 +60,21 @@ class CassandraInteractionLog:
 
     def append(self, interaction: Interaction) -> None:
         """Write both views of one event; a replay rewrites the same rows."""
+        self._session.execute(self._batch(interaction))
+
+    def append_many(self, interactions: list[Interaction], concurrency: int = 64) -> None:
+        """Bulk load, many events in flight at once. Unlogged batches: a failure raises, and since
+        every write is idempotent the whole load can simply be run again."""
+        execute_concurrent(
+            self._session,
+            ((self._batch(i, logged=False), None) for i in interactions),
+            concurrency=concurrency,
+            raise_on_first_error=True,
+        )
+
+    def _batch(self, interaction: Interaction, logged: bool = True) -> BatchStatement:
         # A logged batch: either both tables get the event or the batch log replays it.
-        batch = BatchStatement(batch_type=BatchType.LOGGED)
+        batch = BatchStatement(batch_type=BatchType.LOGGED if logged else BatchType.UNLOGGED)
         batch.add(
             self._insert_user,
             (
@@ -84,7 +98,7 @@ class CassandraInteractionLog:
                 interaction.action,
             ),
         )
-        self._session.execute(batch)
+        return batch
 
     def for_user(self, user_id: str, limit: int = 100) -> list[Interaction]:
         rows = self._session.execute(self._select_user, (user_id, limit))

@@ -56,7 +56,8 @@ def get_recommendations(
 ) -> RecommendationsResponse:
     logger.append_keys(user_id=user_id, context=context, session_id=x_session_id, device_type=x_device_type)
     chosen = None if category in (None, "", "all") else category
-    results = model.recommend(stores(), user_id, limit, chosen, set(exclude))
+    ranking = model.RankingRequest(context=context, session_id=x_session_id, device_type=x_device_type)
+    results = model.recommend(stores(), user_id, limit, chosen, set(exclude), ranking)
     metrics.add_metric(name="RecommendationsServed", unit="Count", value=len(results))
     return RecommendationsResponse(
         recommendations=[
