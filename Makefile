@@ -86,5 +86,6 @@ clean: down ## stop services and delete local data and logs (.localcloud)
 openapi: $(STAMP) ## regenerate openapi.json from the code (CI fails when the committed copy drifts)
 	$(PY) -c "from recsys.api.openapi import rendered; open('openapi.json', 'w').write(rendered())"
 
-bench: up ## benchmarks: local runtime cold/warm latency and gateway overhead (medians)
+bench: up ## benchmarks: local runtime and API endpoint latency, cold and warm (medians)
 	$(PY) bench/local_runtime.py
+	$(PY) bench/api_latency.py

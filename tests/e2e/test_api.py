@@ -454,3 +454,19 @@ def test_nul_characters_are_refused_not_stored(api):
     assert status == 400 and assert_envelope(body, "INVALID_INPUT", headers)["details"]["field"] == "body"
     status, headers, body = api.call("GET", "/v1/recommendations?user_id=u1&category=a%00b", api.reader)
     assert status == 400 and assert_envelope(body, "INVALID_INPUT", headers)
+
+
+def test_users_are_created_updated_and_read(api):
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    assert api.call("GET", f"/v1/users/{user}", api.reader)[0] == 404
+    status, _, created = api.call(
+        "PUT",
+        f"/v1/users/{user}",
+        api.writer,
+        {"preferred_categories": ["Drama"], "language": "en", "country": "US"},
+    )
+    assert status == 200 and created["is_new_user"] is True and created["country"] == "US"
+    status, _, updated = api.call("PUT", f"/v1/users/{user}", api.writer, {"language": "fr"})
+    assert status == 200 and updated["language"] == "fr" and updated["preferred_categories"] == []
+    status, _, read = api.call("GET", f"/v1/users/{user}", api.reader)
+    assert status == 200 and read["language"] == "fr" and read["request_id"]
