@@ -25,7 +25,7 @@ from recsys.api.dependencies import api_keys, rate_limiter
 from recsys.api.rate_limit import Budget, RateLimiter
 from recsys.errors import DomainError, IdempotencyMismatchError, NotFoundError, VersionConflictError
 from recsys.observability import logger, metrics
-from recsys.stores.api_keys import TIER_LIMITS, ApiKey
+from recsys.stores.api_keys import TIER_LIMITS, ApiKey, hash_key
 from recsys.stores.failures import STORE_FAILURES
 
 API_TITLE = "Recommendation API"
@@ -55,13 +55,14 @@ def error_response(
 def _find_key(secret: str) -> ApiKey | None:
     """The key's record, cached briefly per execution environment (revocation takes <= 60 s)."""
     now = time.monotonic()
-    cached = _key_cache.get(secret)
+    digest = hash_key(secret)  # the cache never holds a secret
+    cached = _key_cache.get(digest)
     if cached and now - cached[0] < _KEY_CACHE_SECONDS:
         return cached[1]
     found = api_keys().find(secret)
     if len(_key_cache) > 1000:
         _key_cache.clear()
-    _key_cache[secret] = (now, found)
+    _key_cache[digest] = (now, found)
     return found
 
 
