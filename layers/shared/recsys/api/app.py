@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import psycopg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -26,7 +25,7 @@ from recsys.api.rate_limit import Budget, RateLimiter
 from recsys.errors import DomainError, IdempotencyMismatchError, NotFoundError, VersionConflictError
 from recsys.observability import logger, metrics
 from recsys.stores.api_keys import TIER_LIMITS, ApiKey, hash_key
-from recsys.stores.failures import STORE_FAILURES
+from recsys.stores.failures import is_invalid_value, is_store_failure
 
 API_TITLE = "Recommendation API"
 API_VERSION = "1.0.0"
@@ -75,7 +74,9 @@ def _bearer(request: Request) -> str | None:
 def _spend(subject: str, limit: int) -> Budget:
     try:
         return rate_limiter().spend(subject, limit)
-    except STORE_FAILURES:
+    except Exception as exc:
+        if not is_store_failure(exc):
+            raise
         logger.warning("rate limiter unavailable; request not metered", extra={"subject": subject})
         return RateLimiter.unmetered(limit)
 
@@ -103,7 +104,9 @@ async def guard(request: Request, call_next: Callable[[Request], Awaitable[Respo
         lookup_failure: BaseException | None = None
         try:
             key = _find_key(token) if token else None
-        except STORE_FAILURES as exc:
+        except Exception as exc:
+            if not is_store_failure(exc):
+                raise
             key, lookup_failure = None, exc
         if key is not None:
             budget = _spend(f"key:{key.key_prefix}", key.limit_per_minute)
@@ -133,29 +136,28 @@ async def guard(request: Request, call_next: Callable[[Request], Awaitable[Respo
         response = await call_next(request)
     except errors.ApiError as exc:
         response = error_response(request, exc)
-    except psycopg.DataError as exc:  # a value the database cannot hold is the caller's input
-        response = error_response(
-            request,
-            errors.InvalidInput(
-                "A value in the request cannot be stored", {"reason": str(exc.diag.message_primary or exc)}
-            ),
-        )
-    except STORE_FAILURES as exc:
-        logger.exception("a store is unavailable")
-        response = error_response(
-            request,
-            errors.ServiceUnavailable(
-                "A backing store is temporarily unavailable; retry shortly",
-                {"store": type(exc).__module__.split(".")[0]},
-            ),
-        )
-    except Exception:
-        logger.exception("unhandled error")
-        response = error_response(request, errors.InternalError("Internal server error"))
+    except Exception as exc:
+        response = error_response(request, _as_api_error(exc))
     if budget is not None:
         response.headers.update(budget.headers())
     response.headers["X-Request-Id"] = request.state.request_id
     return response
+
+
+def _as_api_error(exc: Exception) -> errors.ApiError:
+    """What a failure inside means for the caller; only an unknown fault is logged as one."""
+    if is_invalid_value(exc):  # a value the database cannot hold is the caller's input
+        return errors.InvalidInput(
+            "A value in the request cannot be stored", {"reason": str(exc).splitlines()[0]}
+        )
+    if is_store_failure(exc):
+        logger.exception("a store is unavailable")
+        return errors.ServiceUnavailable(
+            "A backing store is temporarily unavailable; retry shortly",
+            {"store": type(exc).__module__.split(".")[0]},
+        )
+    logger.exception("unhandled error")
+    return errors.InternalError("Internal server error")
 
 
 def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

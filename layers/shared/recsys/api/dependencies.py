@@ -1,53 +1,76 @@
-"""The stores an endpoint uses, built on first use from the function's settings and then reused."""
+"""The stores an endpoint uses, built on first use from the function's settings and then reused.
+
+Each store's module (and so its driver) is imported only when an endpoint first asks for it:
+a function that never touches Cassandra or Kinesis never pays for importing their clients.
+"""
 
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from recsys.api.rate_limit import RateLimiter
 from recsys.config import get_settings
 from recsys.connections import aws_client, cassandra_session, postgres_connection, redis_client
-from recsys.stores.api_keys import PostgresApiKeyStore
-from recsys.stores.catalog import PostgresCatalog
-from recsys.stores.feature_store import RedisFeatureStore
-from recsys.stores.feedback import PostgresFeedbackStore
-from recsys.stores.interaction_log import CassandraInteractionLog
-from recsys.stores.interaction_stream import KinesisInteractionStream
-from recsys.stores.item_features import PostgresItemFeatureStore
-from recsys.stores.preferences import PostgresPreferenceStore
+
+if TYPE_CHECKING:
+    from recsys.api.rate_limit import RateLimiter
+    from recsys.stores.api_keys import PostgresApiKeyStore
+    from recsys.stores.catalog import PostgresCatalog
+    from recsys.stores.feature_store import RedisFeatureStore
+    from recsys.stores.feedback import PostgresFeedbackStore
+    from recsys.stores.interaction_log import CassandraInteractionLog
+    from recsys.stores.interaction_stream import KinesisInteractionStream
+    from recsys.stores.item_features import PostgresItemFeatureStore
+    from recsys.stores.preferences import PostgresPreferenceStore
 
 
 def api_keys() -> PostgresApiKeyStore:
+    from recsys.stores.api_keys import PostgresApiKeyStore
+
     return PostgresApiKeyStore(postgres_connection(get_settings()))
 
 
 def catalog() -> PostgresCatalog:
+    from recsys.stores.catalog import PostgresCatalog
+
     return PostgresCatalog(postgres_connection(get_settings()))
 
 
 def feedback_store() -> PostgresFeedbackStore:
+    from recsys.stores.feedback import PostgresFeedbackStore
+
     return PostgresFeedbackStore(postgres_connection(get_settings()))
 
 
 def preference_store() -> PostgresPreferenceStore:
+    from recsys.stores.preferences import PostgresPreferenceStore
+
     return PostgresPreferenceStore(postgres_connection(get_settings()))
 
 
 def item_feature_store() -> PostgresItemFeatureStore:
+    from recsys.stores.item_features import PostgresItemFeatureStore
+
     return PostgresItemFeatureStore(postgres_connection(get_settings()))
 
 
 def feature_store() -> RedisFeatureStore:
+    from recsys.stores.feature_store import RedisFeatureStore
+
     return RedisFeatureStore(redis_client(get_settings()))
 
 
 @cache
 def rate_limiter() -> RateLimiter:
+    from recsys.api.rate_limit import RateLimiter
+
     return RateLimiter(redis_client(get_settings()))
 
 
 @cache
 def _interaction_log(session_id: int) -> CassandraInteractionLog:
+    from recsys.stores.interaction_log import CassandraInteractionLog
+
     return CassandraInteractionLog(cassandra_session(get_settings()))
 
 
@@ -57,4 +80,6 @@ def interaction_log() -> CassandraInteractionLog:
 
 
 def interaction_stream() -> KinesisInteractionStream:
+    from recsys.stores.interaction_stream import KinesisInteractionStream
+
     return KinesisInteractionStream(aws_client("kinesis"), get_settings().interaction_stream_name)

@@ -12,15 +12,6 @@ from email.utils import format_datetime
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceConnectionError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.cache import CachePersistenceLayer
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from fastapi import Header, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -29,14 +20,9 @@ from recsys.api import errors
 from recsys.config import get_settings
 from recsys.observability import logger
 from recsys.stores.api_keys import ApiKey
-from recsys.stores.failures import STORE_FAILURES
+from recsys.stores.failures import is_store_failure
 
 IDEMPOTENCY_TTL = 86400
-_IDEMPOTENCY_STORE_FAILURES: tuple[type[BaseException], ...] = (
-    IdempotencyPersistenceConnectionError,
-    IdempotencyPersistenceLayerError,
-    *STORE_FAILURES,
-)
 _IN_PROGRESS_WAIT = 10.0
 
 
@@ -65,29 +51,32 @@ def request_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(jsonable_encoder(body), sort_keys=True).encode()).hexdigest()
 
 
-class _ValidatingCacheLayer(CachePersistenceLayer):
-    """Powertools' cache layer (3.x) drops the payload hash when it completes a record, so a
-    replay of the same body fails validation; keep the hash on completion."""
-
-    def _update_record(self, data_record: DataRecord) -> None:
-        item = {
-            self.data_attr: data_record.response_data,
-            self.status_attr: data_record.status,
-            self.expiry_attr: data_record.expiry_timestamp,
-        }
-        if self.payload_validation_enabled:
-            item[self.validation_key_attr] = data_record.payload_hash
-        ttl = self._get_expiry_second(data_record.expiry_timestamp)
-        self.client.set(name=data_record.idempotency_key, value=self._json_serializer(item), ex=ttl)
-
-
 @cache
-def _persistence(url: str) -> CachePersistenceLayer:
-    # Powertools compares the stored hashes as text, so this client decodes responses.
+def _persistence(url: str) -> Any:
+    """Powertools' Redis persistence, built on first use (importing Powertools idempotency pulls
+    in boto3, which most functions never need)."""
     import redis
+    from aws_lambda_powertools.utilities.idempotency.persistence.cache import CachePersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+    class ValidatingCacheLayer(CachePersistenceLayer):
+        """Powertools' cache layer (3.x) drops the payload hash when it completes a record, so a
+        replay of the same body fails validation; keep the hash on completion."""
+
+        def _update_record(self, data_record: DataRecord) -> None:
+            item = {
+                self.data_attr: data_record.response_data,
+                self.status_attr: data_record.status,
+                self.expiry_attr: data_record.expiry_timestamp,
+            }
+            if self.payload_validation_enabled:
+                item[self.validation_key_attr] = data_record.payload_hash
+            ttl = self._get_expiry_second(data_record.expiry_timestamp)
+            self.client.set(name=data_record.idempotency_key, value=self._json_serializer(item), ex=ttl)
+
+    # Powertools compares the stored hashes as text, so this client decodes responses.
     client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=2)
-    return _ValidatingCacheLayer(client=client)  # type: ignore[arg-type]
+    return ValidatingCacheLayer(client=client)  # type: ignore[arg-type]
 
 
 def replayable(
@@ -101,6 +90,14 @@ def replayable(
     if key is None:
         status, payload = run()
         return JSONResponse(jsonable_encoder(payload), status_code=status)
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceConnectionError,
+        IdempotencyPersistenceLayerError,
+        IdempotencyValidationError,
+    )
+
     principal = request.state.api_key.key_prefix
     data = {"key": f"{principal}:{request.method}:{request.url.path}:{key}", "body": jsonable_encoder(body)}
     config = IdempotencyConfig(
@@ -133,7 +130,13 @@ def replayable(
                 "This idempotency key was already used with a different request body",
                 {"field": "Idempotency-Key", "reason": "reused with a different body"},
             ) from None
-        except _IDEMPOTENCY_STORE_FAILURES:
+        except Exception as exc:
+            cause = exc.__cause__ or exc
+            persistence = isinstance(
+                exc, (IdempotencyPersistenceConnectionError, IdempotencyPersistenceLayerError)
+            )
+            if not (persistence or is_store_failure(cause) or is_store_failure(exc)):
+                raise
             # Without Redis the write still runs; the database's idempotency index keeps it single.
             logger.warning("idempotency store unavailable; running the write without replay")
             status, payload = run()

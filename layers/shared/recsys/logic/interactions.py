@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from recsys.domain import Interaction, Item
 from recsys.observability import logger
-from recsys.stores.catalog import Catalog
-from recsys.stores.failures import STORE_FAILURES
-from recsys.stores.feature_store import FeatureStore
-from recsys.stores.interaction_log import InteractionLog
-from recsys.stores.interaction_stream import InteractionStream
+from recsys.stores.failures import is_store_failure
+
+if TYPE_CHECKING:  # the store modules import their drivers; a function loads only what it uses
+    from recsys.stores.catalog import Catalog
+    from recsys.stores.feature_store import FeatureStore
+    from recsys.stores.interaction_log import InteractionLog
+    from recsys.stores.interaction_stream import InteractionStream
 
 DEDUP_SECONDS = 86400
 
@@ -26,7 +29,9 @@ class EventClaims:
         """True if new, False if seen; None if Redis cannot tell (the event is accepted anyway)."""
         try:
             return bool(self._redis.set(f"interaction_event:{event_id}", "1", nx=True, ex=DEDUP_SECONDS))  # type: ignore[attr-defined]
-        except STORE_FAILURES:
+        except Exception as exc:
+            if not is_store_failure(exc):
+                raise
             logger.warning(
                 "event-id dedup unavailable; the consumers deduplicate", extra={"event_id": event_id}
             )
@@ -35,7 +40,9 @@ class EventClaims:
     def release(self, event_id: str) -> None:
         try:
             self._redis.delete(f"interaction_event:{event_id}")  # type: ignore[attr-defined]
-        except STORE_FAILURES:
+        except Exception as exc:
+            if not is_store_failure(exc):
+                raise
             logger.warning("could not release event id", extra={"event_id": event_id})
 
 

@@ -8,17 +8,19 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recsys.domain import Item
 from recsys.errors import NotFoundError
 from recsys.observability import logger
-from recsys.stores.catalog import Catalog
-from recsys.stores.failures import STORE_FAILURES
-from recsys.stores.feature_store import FeatureStore
-from recsys.stores.feedback import PostgresFeedbackStore
-from recsys.stores.interaction_log import InteractionLog
-from recsys.stores.preferences import PostgresPreferenceStore
+from recsys.stores.failures import is_store_failure
+
+if TYPE_CHECKING:  # the store modules import their drivers; a function loads only what it uses
+    from recsys.stores.catalog import Catalog
+    from recsys.stores.feature_store import FeatureStore
+    from recsys.stores.feedback import PostgresFeedbackStore
+    from recsys.stores.interaction_log import InteractionLog
+    from recsys.stores.preferences import PostgresPreferenceStore
 
 MODEL_VERSION = "popularity-v1"
 FAVOURITE_BOOST = 1.25
@@ -66,7 +68,9 @@ def _degrade(what: str, fallback: Any, call: Any, *args: Any) -> Any:
     """A store that cannot answer makes the result less personal, not an error."""
     try:
         return call(*args)
-    except STORE_FAILURES:
+    except Exception as exc:
+        if not is_store_failure(exc):
+            raise
         logger.warning(f"{what} unavailable; recommending without it")
         return fallback
 

@@ -1,22 +1,35 @@
-"""Exceptions that mean "a store cannot be reached right now" (answered with 503, not 500)."""
+"""Which exceptions mean "a store cannot be reached right now" (answered with 503, not 500).
+
+Matched by class name along the exception's MRO, so no function has to import every store's
+driver (cassandra-driver, psycopg, redis, botocore) just to recognise its errors.
+"""
 
 from __future__ import annotations
 
-import botocore.exceptions
-import psycopg
-import redis
-from cassandra import OperationTimedOut, Unavailable
-from cassandra.cluster import NoHostAvailable
-
-STORE_FAILURES: tuple[type[BaseException], ...] = (
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    NoHostAvailable,
-    OperationTimedOut,
-    Unavailable,
-    botocore.exceptions.EndpointConnectionError,
-    botocore.exceptions.ConnectTimeoutError,
-    botocore.exceptions.ReadTimeoutError,
+_UNREACHABLE = frozenset(
+    {
+        ("psycopg", "OperationalError"),
+        ("psycopg", "InterfaceError"),
+        ("redis.exceptions", "ConnectionError"),
+        ("redis.exceptions", "TimeoutError"),
+        ("cassandra.cluster", "NoHostAvailable"),
+        ("cassandra", "OperationTimedOut"),
+        ("cassandra", "Unavailable"),
+        ("botocore.exceptions", "EndpointConnectionError"),
+        ("botocore.exceptions", "ConnectTimeoutError"),
+        ("botocore.exceptions", "ReadTimeoutError"),
+    }
 )
+
+
+def _is(exc: BaseException, names: frozenset[tuple[str, str]]) -> bool:
+    return any((cls.__module__, cls.__name__) in names for cls in type(exc).__mro__)
+
+
+def is_store_failure(exc: BaseException) -> bool:
+    return _is(exc, _UNREACHABLE)
+
+
+def is_invalid_value(exc: BaseException) -> bool:
+    """PostgreSQL refused a value (class 22, data exception): the caller's input, not a fault."""
+    return _is(exc, frozenset({("psycopg", "DataError")}))
