@@ -81,6 +81,7 @@ fmt: $(STAMP) ## format and fix what ruff can
 	$(VENV)/bin/ruff check --fix .
 
 clean: down ## stop services and delete local data and logs (.localcloud)
+	@if [ -L .localcloud/data/postgres ]; then rm -rf "$$(dirname "$$(readlink -f .localcloud/data/postgres)")"; fi
 	rm -rf .localcloud
 
 openapi: $(STAMP) ## regenerate openapi.json from the code (CI fails when the committed copy drifts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import shutil
@@ -13,6 +14,7 @@ from localcloud.services.base import Service, ServiceError, apt_install, wait_un
 from localcloud.settings import HOST, Ports
 
 SUPERUSER = "recsys"
+RELOCATED = Path("/var/lib/recsys-localcloud")
 # initdb and postgres refuse to run as root; as root we run them as this system user.
 SYSTEM_USER = "postgres"
 
@@ -73,24 +75,46 @@ class Postgres(Service):
         for path in paths:
             os.chown(path, owner.pw_uid, owner.pw_gid)
 
+    def _owner_can_write(self, path: Path) -> bool:
+        return subprocess.run(self._as_owner(["test", "-w", str(path)]), check=False).returncode == 0
+
+    def _relocate(self) -> None:
+        """The server user cannot reach the checkout (say, under /root): keep the cluster in
+        /var/lib/recsys-localcloud/<checkout> and link it from the state folder."""
+        home = RELOCATED / hashlib.sha256(str(self.layout.state.resolve()).encode()).hexdigest()[:12]
+        data, log = home / "postgres", home / "postgres.log"
+        data.mkdir(parents=True, exist_ok=True)
+        log.touch()
+        self._give_to_owner(home, data, log)
+        for link, target in ((self.data_dir, data), (self.log_file, log)):
+            if link.is_dir() and not link.is_symlink():
+                link.rmdir()  # still empty: this is the first start
+            elif link.exists() or link.is_symlink():
+                link.unlink()
+            link.symlink_to(target)
+        print(
+            f"  PostgreSQL keeps its data in {data} (linked from {self.data_dir}): "
+            f"the '{SYSTEM_USER}' user cannot reach {self.layout.state}",
+            flush=True,
+        )
+
     def prepare(self) -> None:
         self.log_file.touch()
         self._give_to_owner(self.data_dir, self.log_file)
+        if os.geteuid() == 0 and not self._owner_can_write(self.data_dir.resolve()):
+            self._relocate()
         if (self.data_dir / "PG_VERSION").exists():
             return
-        # The server user must be able to reach the folder through every parent.
-        probe = subprocess.run(self._as_owner(["test", "-w", str(self.data_dir)]), check=False)
-        if probe.returncode != 0:
+        if not self._owner_can_write(self.data_dir.resolve()):
             raise ServiceError(
-                f"the '{SYSTEM_USER}' user cannot write {self.data_dir}; put the checkout in a folder "
-                "other users can traverse (e.g. not under /root), or set RECSYS_STATE_DIR"
+                f"the '{SYSTEM_USER}' user cannot write {self.data_dir.resolve()}; set RECSYS_STATE_DIR"
             )
         result = subprocess.run(
             self._as_owner(
                 [
                     str(self.bin_dir / "initdb"),
                     "-D",
-                    str(self.data_dir),
+                    str(self.data_dir.resolve()),
                     "-U",
                     SUPERUSER,
                     "--auth=trust",
@@ -115,9 +139,9 @@ class Postgres(Service):
                 [
                     str(self.bin_dir / "pg_ctl"),
                     "-D",
-                    str(self.data_dir),
+                    str(self.data_dir.resolve()),
                     "-l",
-                    str(self.log_file),
+                    str(self.log_file.resolve()),
                     "-o",
                     options,
                     "-W",
@@ -157,7 +181,7 @@ class Postgres(Service):
     def terminate(self, pid: int) -> None:
         subprocess.run(
             self._as_owner(
-                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-W", "stop"]
+                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir.resolve()), "-m", "fast", "-W", "stop"]
             ),
             capture_output=True,
             check=False,
