@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from fastapi import FastAPI
@@ -35,7 +36,9 @@ def full_app() -> FastAPI:
     return create_app(*ALL_ROUTERS)
 
 
+@cache
 def document() -> dict[str, Any]:
+    """Built once per execution environment (the docs function serves it on every request)."""
     spec = full_app().openapi()
     # Validation failures answer 400 in the envelope, never FastAPI's default 422.
     for operations in spec["paths"].values():

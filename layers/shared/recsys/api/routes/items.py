@@ -13,6 +13,7 @@ from recsys.api import dependencies as deps
 from recsys.api import errors
 from recsys.api.guards import idempotency_key, request_hash, requires
 from recsys.api.models import (
+    ID_PATTERN,
     CatalogImportAccepted,
     CatalogImportRequest,
     CatalogImportStatus,
@@ -26,7 +27,7 @@ from recsys.api.models import (
     SourceItem,
 )
 from recsys.api.routes import error_responses
-from recsys.api.routes.recommendations import ID_PATTERN, stores
+from recsys.api.routes.recommendations import stores
 from recsys.config import get_settings
 from recsys.connections import aws_client, redis_client
 from recsys.domain import Item

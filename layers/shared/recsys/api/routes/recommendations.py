@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from recsys.api import dependencies as deps
 from recsys.api.guards import requires
 from recsys.api.models import (
+    ID_PATTERN,
     ExplanationResponse,
     Identifier,
     ItemMetadata,
@@ -22,7 +23,6 @@ from recsys.observability import logger, metrics
 
 list_router = APIRouter(tags=["recommendations"])
 explain_router = APIRouter(tags=["recommendations"])
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,49}$"
 
 
 def stores() -> model.Stores:

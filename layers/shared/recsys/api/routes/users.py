@@ -9,9 +9,8 @@ from fastapi import APIRouter, Depends, Path, Request
 from recsys.api import dependencies as deps
 from recsys.api import errors
 from recsys.api.guards import idempotency_key, request_hash, requires
-from recsys.api.models import PreferencesRequest, PreferencesResponse, UserRequest, UserResponse
+from recsys.api.models import ID_PATTERN, PreferencesRequest, PreferencesResponse, UserRequest, UserResponse
 from recsys.api.routes import error_responses
-from recsys.api.routes.recommendations import ID_PATTERN
 from recsys.domain import User
 
 read_router = APIRouter(tags=["users"])
