@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
-.PHONY: help venv up down status env test test-unit test-integration test-e2e lint fmt clean bench invoke fire api-key openapi
+.PHONY: help venv up down status env refresh test test-unit test-integration test-e2e lint fmt clean bench invoke fire api-key openapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ api-key: $(STAMP) ## create an API key: make api-key TIER=pro SCOPES=read,write 
 fire: $(STAMP) ## fire a function's schedule now: make fire FN=<logical id>
 	@test -n "$(FN)" || { echo "usage: make fire FN=<logical id>" >&2; exit 2; }
 	@$(PY) -m localcloud fire $(FN)
+
+refresh: $(STAMP) ## retrain the model now (IndexRefreshFunction); the new model_version is the last line
+	@$(PY) -m localcloud refresh
 
 test: up ## run every test tier against the local cloud (starts it if needed)
 	$(PY) -m pytest tests

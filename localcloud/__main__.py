@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     invoke = commands.add_parser("invoke", help="invoke a function with an event file")
     invoke.add_argument("function", help="logical id in the template")
     invoke.add_argument("event", nargs="?", help="JSON event file (default: {})")
+    commands.add_parser("refresh", help="retrain the served stack's model now; prints the new version last")
     fire = commands.add_parser("fire", help="fire a function's schedule now")
     fire.add_argument("function", help="logical id in the template")
     api_key = commands.add_parser("api-key", help="create an API key in the served stack; prints it last")
@@ -71,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
             secret = cloud.create_api_key(args.tier, scopes, args.name)
             print(f"created a {args.tier} key with scopes {','.join(sorted(set(scopes)))} (shown once):")
             print(secret)
+        elif args.command == "refresh":
+            started = time.monotonic()
+            version = cloud.refresh()
+            print(f"published in {time.monotonic() - started:.1f}s; serving switches within seconds:")
+            print(version)
         elif args.command == "fire":
             result = cloud.fire_schedule(args.function, args.template, args.stack_name, args.invoke_port)
             return _print_invocation(result)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from recsys.domain import Interaction, Item, User
+from recsys.logic.interactions import history_events
 from recsys.stores.catalog import PostgresCatalog
 from recsys.stores.feature_store import RedisFeatureStore
 from recsys.stores.interaction_log import CassandraInteractionLog
@@ -88,7 +89,7 @@ def load(
         items[item_id] = Item(**{**item.__dict__, "avg_rating": Decimal(f"{sum(values) / len(values):.2f}")})
     catalog.upsert_items(list(items.values()))
     for user_id in sorted({i.user_id for i in interactions}):
-        catalog.upsert_user(User(user_id=user_id, is_new_user=False))
+        catalog.upsert_user(User(user_id=user_id, is_new_user=False))  # counted in load_history
     log.append_many(interactions)
     weights: dict[tuple[str, str | None], float] = defaultdict(float)
     counts: dict[str, int] = defaultdict(int)
@@ -97,4 +98,19 @@ def load(
         counts[interaction.item_id] += 1
     features.add_popularity(weights)
     catalog.add_interactions(counts)
+    load_history(interactions, catalog, features)
     return len(interactions)
+
+
+def load_history(
+    interactions: list[Interaction], catalog: PostgresCatalog, features: RedisFeatureStore
+) -> None:
+    """The real-time history the consumers would have built: each user's events in time order
+    (a stable sort, so events within one second keep the file's order), and profile counts."""
+    in_order = sorted(interactions, key=lambda i: i.event_time)
+    for start in range(0, len(in_order), 10_000):
+        features.append_history(history_events(in_order[start : start + 10_000]))
+    users: dict[str, int] = defaultdict(int)
+    for interaction in interactions:
+        users[interaction.user_id] += 1
+    catalog.add_user_interactions(dict(users))

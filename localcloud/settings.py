@@ -92,6 +92,8 @@ class Stack:
             "CassandraContactPoints": HOST,
             "CassandraPort": str(ports.cassandra),
             "CassandraKeyspace": self.keyspace,
+            # a refresh is served within seconds locally (tests and `make refresh` wait for it)
+            "ModelCheckSeconds": "2",
         }
 
     def context(self, ports: Ports, layout: Layout) -> StackContext:

@@ -21,6 +21,8 @@ from localcloud.settings import HOST, REGION, SERVED_STACK, Layout, Ports, Stack
 from localcloud.template import StackContext, load_template
 from recsys.schema.migrate import ensure_keyspace, migrate_cassandra, migrate_postgres
 
+SEED_MARKER = "seed:movielens-100k"  # set once the whole seed (log, catalog, history) is in
+
 
 class LocalCloud:
     def __init__(self, layout: Layout | None = None, ports: Ports | None = None) -> None:
@@ -54,7 +56,37 @@ class LocalCloud:
         )
         self.seed(SERVED_STACK)
         self._report(self.runtime, self.runtime.start())
+        self.train_once(context)
         print(f"  API: http://{HOST}:{self.ports.api}  Lambda Invoke API: http://{HOST}:{self.ports.invoke}")
+
+    def latest_model(self, context: StackContext) -> str | None:
+        from recsys.stores.index_artifacts import S3IndexArtifacts
+
+        bucket = context.resources["IndexArtifactsBucket"]["Ref"]
+        return S3IndexArtifacts(self.aws_client("s3"), bucket).latest_version()
+
+    def train_once(self, context: StackContext) -> None:
+        """A stack with interactions but no model gets one, so the first request is personal."""
+        if self.latest_model(context) is not None:
+            return
+        started = time.monotonic()
+        try:
+            version = self.refresh()
+        except ServiceError as exc:
+            print(f"  model not trained yet: {exc}")
+            return
+        print(f"  model {version} trained and published in {time.monotonic() - started:.0f}s")
+
+    def refresh(self, invoke_port: int | None = None) -> str:
+        """Run the refresh function now, through the runtime; returns the published model version."""
+        import json
+
+        result = self.invoke("IndexRefreshFunction", b"{}", invoke_port)
+        payload = json.loads(result["Payload"].read() or b"null")
+        if result.get("FunctionError") or not isinstance(payload, dict) or "model_version" not in payload:
+            message = payload.get("errorMessage") if isinstance(payload, dict) else payload
+            raise ServiceError(f"the refresh failed: {message}")
+        return str(payload["model_version"])
 
     def _report(self, service: Service, fresh: bool) -> None:
         service.wait_ready()
@@ -66,6 +98,11 @@ class LocalCloud:
         else:
             print(f"  {service.title:<20} {where:<38} already running", flush=True)
 
+    def _connect(self, stack: Stack) -> psycopg.Connection:
+        return psycopg.connect(
+            host=HOST, port=self.ports.postgres, user=SUPERUSER, dbname=stack.database, autocommit=True
+        )
+
     def seed(self, stack: Stack) -> None:
         """Load MovieLens-100k into `stack` once (see seed.py); a failure is reported, not fatal."""
         from localcloud import seed
@@ -73,27 +110,25 @@ class LocalCloud:
         from recsys.stores.feature_store import RedisFeatureStore
         from recsys.stores.interaction_log import CassandraInteractionLog
 
-        with psycopg.connect(
-            host=HOST, port=self.ports.postgres, user=SUPERUSER, dbname=stack.database, autocommit=True
-        ) as conn:
+        features = RedisFeatureStore(redis.Redis(host=HOST, port=self.ports.redis, db=stack.redis_db))
+        if features.has_marker(SEED_MARKER):
+            return
+        with self._connect(stack) as conn:
             query = "SELECT count(*) FROM items WHERE item_id LIKE %s"
             present = conn.execute(query, ("movie\\_%",)).fetchone()
-            if present and present[0] >= 1682:
-                return
-            started = time.monotonic()
-            try:
-                folder = seed.fetch(self.layout.cache / "datasets")
-            except Exception as exc:  # no registry: the stack still runs, just empty
-                print(f"  seed data skipped: could not fetch MovieLens-100k ({exc})")
-                return
-            with self.cassandra.session() as session:
-                session.set_keyspace(stack.keyspace)
-                count = seed.load(
-                    folder,
-                    PostgresCatalog(conn),
-                    CassandraInteractionLog(session),
-                    RedisFeatureStore(redis.Redis(host=HOST, port=self.ports.redis, db=stack.redis_db)),
-                )
+        if present and present[0] > 0:  # seeded by an older version that kept no real-time history
+            print(f"  {stack.name} holds an older seed without the real-time history: re-creating the stack")
+            self.deploy(stack, fresh=True)
+        started = time.monotonic()
+        try:
+            folder = seed.fetch(self.layout.cache / "datasets")
+        except Exception as exc:  # no registry: the stack still runs, just empty
+            print(f"  seed data skipped: could not fetch MovieLens-100k ({exc})")
+            return
+        with self._connect(stack) as conn, self.cassandra.session() as session:
+            session.set_keyspace(stack.keyspace)
+            count = seed.load(folder, PostgresCatalog(conn), CassandraInteractionLog(session), features)
+        features.set_marker(SEED_MARKER)
         print(
             f"  seeded {stack.name} with MovieLens-100k: 1682 items, 943 users, {count} interactions "
             f"in {time.monotonic() - started:.0f}s"

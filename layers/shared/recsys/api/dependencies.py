@@ -14,13 +14,16 @@ from recsys.connections import aws_client, cassandra_session, postgres_connectio
 
 if TYPE_CHECKING:
     from recsys.api.rate_limit import RateLimiter
+    from recsys.engine.serving import ModelSource
     from recsys.stores.api_keys import PostgresApiKeyStore
     from recsys.stores.catalog import PostgresCatalog
     from recsys.stores.feature_store import RedisFeatureStore
     from recsys.stores.feedback import PostgresFeedbackStore
+    from recsys.stores.index_artifacts import S3IndexArtifacts
     from recsys.stores.interaction_log import CassandraInteractionLog
     from recsys.stores.interaction_stream import KinesisInteractionStream
     from recsys.stores.item_features import PostgresItemFeatureStore
+    from recsys.stores.precomputed import PostgresPrecomputedStore
     from recsys.stores.preferences import PostgresPreferenceStore
 
 
@@ -83,3 +86,26 @@ def interaction_stream() -> KinesisInteractionStream:
     from recsys.stores.interaction_stream import KinesisInteractionStream
 
     return KinesisInteractionStream(aws_client("kinesis"), get_settings().interaction_stream_name)
+
+
+def precomputed_store() -> PostgresPrecomputedStore:
+    from recsys.stores.precomputed import PostgresPrecomputedStore
+
+    return PostgresPrecomputedStore(postgres_connection(get_settings()))
+
+
+def index_artifacts() -> S3IndexArtifacts:
+    from recsys.stores.index_artifacts import S3IndexArtifacts
+
+    return S3IndexArtifacts(aws_client("s3"), get_settings().index_bucket_name)
+
+
+@cache
+def model_source() -> ModelSource:
+    """The model this execution environment serves, shared by its invocations (one per environment)."""
+    from pathlib import Path
+
+    from recsys.engine.serving import ModelSource
+
+    settings = get_settings()
+    return ModelSource(index_artifacts(), Path(settings.model_cache_dir), settings.model_check_seconds)

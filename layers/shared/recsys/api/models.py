@@ -74,15 +74,22 @@ class SimilarItemsResponse(BaseModel):
 
 class ContributingFactor(BaseModel):
     factor: str
-    weight: float
+    weight: float = Field(description="This factor's share of the score; the shares sum to 1")
+    contribution: float | None = Field(default=None, description="The factor's term of the score itself")
     description: str
 
 
 class Explanation(BaseModel):
     primary_reason: str
+    description: str | None = Field(default=None, description="Why the item would not be shown, if so")
+    would_be_recommended: bool | None = None
+    score: float | None = Field(default=None, description="The model's score: the sum of the contributions")
     contributing_factors: list[ContributingFactor]
     similar_items_watched: list[str]
-    predicted_rating: float | None
+    predicted_rating: float | None = Field(
+        description="The rating users gave, in training, to items scored alike (isotonic calibration); "
+        "null when the log holds no ratings"
+    )
 
 
 class ExplanationResponse(BaseModel):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from recsys.domain import Interaction, Item
 from recsys.observability import logger
 from recsys.stores.failures import is_store_failure
+from recsys.stores.feature_store import HistoryEvent
 
 if TYPE_CHECKING:  # the store modules import their drivers; a function loads only what it uses
     from recsys.stores.catalog import Catalog
@@ -88,8 +89,19 @@ def update_realtime_features(
     for user_id, events in by_user.items():
         latest = max(e.event_time for e in events).astimezone(UTC)
         features.record_activity(user_id, Counter(e.action for e in events), int(latest.timestamp()))
+    features.append_history(history_events(fresh))
     catalog.add_interactions(dict(Counter(i.item_id for i in fresh if i.item_id in items)))
+    catalog.add_user_interactions(dict(Counter(i.user_id for i in fresh)))
     return len(fresh)
+
+
+def history_events(interactions: list[Interaction]) -> list[HistoryEvent]:
+    """What the model's real-time history keeps of these interactions: choices, not impressions."""
+    return [
+        HistoryEvent(i.user_id, i.item_id, i.action, i.weight, i.session_id)
+        for i in interactions
+        if i.action != "impression"
+    ]
 
 
 def now() -> datetime:

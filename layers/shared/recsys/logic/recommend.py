@@ -1,14 +1,22 @@
-"""Recommendations from the data the service already has (model "popularity-v1"): what is
-popular overall or in a category, boosted by the user's favourite categories, without what
-the user has already seen, excluded, or said they are not interested in."""
+"""Recommendations, similar items and explanations: candidate sources → filters → scorer → explanation.
+
+The trained model (engine/) answers whenever it can: candidates from its FAISS index (queried with
+the user's vector, folded in from the real-time history in Redis) and from popularity, filtered,
+scored by the model's terms, re-ranked with a category cap for diversity, and explained by the
+terms that made each score. The answer's `model_version` names the path that produced it:
+
+- `<version>` (plus `/<experiment>:<variant>` when an experiment chose the blend): the model;
+- `precomputed:<version>`: Redis, the index or S3 unavailable; what the last refresh ranked;
+- `popularity-v1`: no model, or nothing precomputed for this user; popular items.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from recsys.domain import Item
 from recsys.errors import NotFoundError
@@ -16,16 +24,60 @@ from recsys.observability import logger
 from recsys.stores.failures import is_store_failure
 
 if TYPE_CHECKING:  # the store modules import their drivers; a function loads only what it uses
+    import numpy as np
+    import numpy.typing as npt
+
+    from recsys.engine.bundle import ModelBundle
+    from recsys.engine.model import Blend, Scored, Term
     from recsys.stores.catalog import Catalog
-    from recsys.stores.feature_store import FeatureStore
+    from recsys.stores.feature_store import FeatureStore, UserHistory
     from recsys.stores.feedback import PostgresFeedbackStore
-    from recsys.stores.interaction_log import InteractionLog
+    from recsys.stores.precomputed import PrecomputedRow, PrecomputedStore
     from recsys.stores.preferences import PostgresPreferenceStore
 
-MODEL_VERSION = "popularity-v1"
-FAVOURITE_BOOST = 1.25
-SESSION_BOOST = 1.15
-HISTORY_LIMIT = 200
+POPULARITY_MODEL = "popularity-v1"
+PRECOMPUTED_KIND = "homepage"
+# Contexts where showing what the user already consumed is the point (a "watch again" shelf).
+CONTEXTS_SHOWING_CONSUMED = frozenset({"watch_again", "buy_again", "history"})
+FAVOURITE_BONUS = 0.25  # popularity-v1: added to a popularity in [0, 1]
+SESSION_BONUS = 0.15
+
+
+class Models(Protocol):
+    def current(self) -> ModelBundle | None: ...
+
+
+@dataclass(frozen=True)
+class Stores:
+    catalog: Catalog
+    features: FeatureStore
+    feedback: PostgresFeedbackStore
+    preferences: PostgresPreferenceStore
+    precomputed: PrecomputedStore
+    models: Models
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An experiment's variant: its name and the blend parameters it overrides."""
+
+    experiment_id: str
+    name: str
+    blend: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.experiment_id}:{self.name}"
+
+
+@dataclass(frozen=True)
+class RankingRequest:
+    """Where the recommendations are shown (X-Session-Id, X-Device-Type and `context`)."""
+
+    context: str = "homepage"
+    session_id: str | None = None
+    device_type: str | None = None
+    variant: Variant | None = None
 
 
 @dataclass(frozen=True)
@@ -36,65 +88,48 @@ class Recommendation:
     explanation: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Answer:
+    recommendations: list[Recommendation]
+    model_version: str
+
+
 @dataclass
 class UserContext:
-    """What is known about a user when ranking: exclusions, favourites, history."""
+    """What is known about a user when ranking."""
 
-    excluded: set[str] = field(default_factory=set)
-    favourites: set[str] = field(default_factory=set)
-    history: list[str] = field(default_factory=list)  # item ids, newest first
-    session_items: list[str] = field(default_factory=list)  # of the current session
-
-
-@dataclass(frozen=True)
-class RankingRequest:
-    """Where the recommendations are shown (X-Session-Id, X-Device-Type and `context`)."""
-
-    context: str = "homepage"
-    session_id: str | None = None
-    device_type: str | None = None
+    excluded: set[str] = field(default_factory=set)  # not_interested feedback, excluded_items
+    favourites: frozenset[str] = frozenset()  # lower-case categories
+    history: UserHistory | None = None  # None: the real-time store could not answer
 
 
-@dataclass(frozen=True)
-class Stores:
-    catalog: Catalog
-    features: FeatureStore
-    log: InteractionLog
-    feedback: PostgresFeedbackStore
-    preferences: PostgresPreferenceStore
-
-
-def _degrade(what: str, fallback: Any, call: Any, *args: Any) -> Any:
+def _degrade[T](what: str, fallback: T, call: Callable[..., T], *args: Any) -> T:
     """A store that cannot answer makes the result less personal, not an error."""
     try:
         return call(*args)
     except Exception as exc:
         if not is_store_failure(exc):
             raise
-        logger.warning(f"{what} unavailable; recommending without it")
+        logger.warning(f"{what} unavailable; answering without it")
         return fallback
 
 
-def user_context(stores: Stores, user_id: str, session_id: str | None = None) -> UserContext:
-    context = UserContext()
-    context.excluded |= stores.feedback.excluded_items(user_id)
+def user_context(stores: Stores, user_id: str) -> UserContext:
+    context = UserContext(excluded=set(stores.feedback.excluded_items(user_id)))
     preferences = stores.preferences.current(user_id)
     if preferences is not None:
         context.excluded |= set(preferences.values["excluded_items"] or [])
-        context.favourites |= {c.lower() for c in preferences.values["favorite_categories"] or []}
-    history = _degrade("interaction log", [], stores.log.for_user, user_id, HISTORY_LIMIT)
-    context.history = [i.item_id for i in history if i.action != "impression"]
-    if session_id:
-        context.session_items = [i.item_id for i in history if i.session_id == session_id and i.weight > 0]
+        context.favourites = frozenset(c.lower() for c in preferences.values["favorite_categories"] or [])
+    context.history = _degrade("feature store", None, stores.features.history, user_id)
     return context
 
 
-def _candidates(stores: Stores, category: str | None, wanted: int) -> list[tuple[str, float]]:
-    ranked: list[tuple[str, float]] = _degrade("feature store", [], stores.features.popular, wanted, category)
-    if len(ranked) < wanted:  # a young system: complete from the catalog's own counts
-        seen = {item_id for item_id, _ in ranked}
-        ranked += [(i, s) for i, s in stores.catalog.popular_items(wanted, category) if i not in seen]
-    return ranked
+def _current_model(stores: Stores) -> ModelBundle | None:
+    try:
+        return stores.models.current()
+    except Exception:  # a model that cannot be loaded is a fallback, never an error for the caller
+        logger.exception("model unavailable")
+        return None
 
 
 def recommend(
@@ -104,135 +139,418 @@ def recommend(
     category: str | None = None,
     exclude: set[str] | None = None,
     request: RankingRequest | None = None,
-) -> list[Recommendation]:
-    """popularity-v1 ranks by popularity, boosted by favourite categories and by the categories of
-    what the user engaged with in this session; the device type is not a signal it uses."""
+) -> Answer:
     request = request or RankingRequest()
-    context = user_context(stores, user_id, request.session_id)
-    skip = context.excluded | set(context.history) | (exclude or set())
-    pool = _candidates(stores, category, limit + len(skip) + 20)
-    pool = [(item_id, score) for item_id, score in pool if item_id not in skip]
-    items = stores.catalog.get_items([item_id for item_id, _ in pool] + context.session_items)
-    session_categories = {(items[i].category or "").lower() for i in context.session_items if i in items}
-    eligible = []
+    context = user_context(stores, user_id)
+    skip = context.excluded | (exclude or set())
+    bundle = _current_model(stores) if context.history is not None else None
+    if bundle is not None and context.history is not None:
+        return _from_model(stores, bundle, context, context.history, limit, category, skip, request)
+    precomputed = _from_precomputed(stores, user_id, limit, category, skip)
+    if precomputed is not None:
+        return precomputed
+    return _popular(stores, context, limit, category, skip, request)
+
+
+# -- the model path ---------------------------------------------------------------------------
+def _profile_and_terms(
+    bundle: ModelBundle, context: UserContext, history: UserHistory, blend: Blend, session_id: str | None
+) -> dict[str, Term]:
+    from recsys.engine.model import UserProfile, user_terms
+
+    profile = UserProfile(
+        weights=history.weights,
+        recent=[r.item_id for r in history.recent],
+        session=[r.item_id for r in history.recent if session_id and r.session_id == session_id],
+        favourites=context.favourites,
+    )
+    return user_terms(bundle.position, profile, blend)
+
+
+def _blend(bundle: ModelBundle, request: RankingRequest) -> Blend:
+    blend = bundle.blend
+    return blend.with_overrides(request.variant.blend) if request.variant else blend
+
+
+def _version(bundle: ModelBundle, request: RankingRequest) -> str:
+    return f"{bundle.version}/{request.variant.label}" if request.variant else bundle.version
+
+
+def _candidates(
+    bundle: ModelBundle,
+    terms: dict[str, Term],
+    favourites: frozenset[str],
+    category: str | None,
+    skip: set[str],
+    wanted: int,
+) -> npt.NDArray[np.int64]:
+    """Candidate sources: the index (by the user's vector), popularity, favourite categories."""
+    import numpy as np
+
+    from recsys.engine.model import query_vector
+
+    n = len(bundle.item_ids)
+    skipped = sum(1 for item_id in skip if item_id in bundle.position)
+    k = min(n, wanted + skipped)
+    found: list[int] = []
+    query = query_vector(bundle.P, terms)
+    if np.any(query) and category is None:
+        _, positions = bundle.index.search(query[None, :], k)
+        found += [int(p) for p in positions[0] if p >= 0]
+    wanted_category = category.lower() if category else None
+    for cat in {wanted_category} if wanted_category else {None, *favourites}:
+        found += bundle.popular_positions(cat, k)
+    if wanted_category and np.any(query):  # a category shelf ranks that category's items by the model
+        found += bundle.category_positions(wanted_category)
+    unique = dict.fromkeys(found)
+    return np.asarray(
+        [p for p in unique if bundle.item_ids[p] not in skip]
+        if not wanted_category
+        else [
+            p for p in unique if bundle.item_ids[p] not in skip and bundle.categories[p] == wanted_category
+        ],
+        dtype=np.int64,
+    )
+
+
+def _diversify(order: list[int], categories: list[str | None], limit: int, share: float) -> list[int]:
+    """At most ceil(share × limit) items of one category, unless nothing else is left."""
+    cap = max(1, math.ceil(share * limit))
+    chosen: list[int] = []
+    deferred: list[int] = []
+    per_category: dict[str | None, int] = {}
+    for k in order:
+        category = categories[k]
+        if category is not None and per_category.get(category, 0) >= cap:
+            deferred.append(k)
+            continue
+        per_category[category] = per_category.get(category, 0) + 1
+        chosen.append(k)
+        if len(chosen) == limit:
+            return chosen
+    return (chosen + deferred)[:limit]
+
+
+def _from_model(
+    stores: Stores,
+    bundle: ModelBundle,
+    context: UserContext,
+    history: UserHistory,
+    limit: int,
+    category: str | None,
+    skip: set[str],
+    request: RankingRequest,
+) -> Answer:
+    from recsys.engine.model import score
+    from recsys.logic.explanations import contributing_items, recommendation_explanation
+
+    blend = _blend(bundle, request)
+    terms = _profile_and_terms(bundle, context, history, blend, request.session_id)
+    personal = any(len(t.positions) for t in terms.values())
+    if not personal:  # nobody knows this user yet: popularity (and favourite categories) decide
+        blend = replace(blend, popularity_weight=max(blend.popularity_weight, 1.0))
+    consumed = set(history.weights) if request.context not in CONTEXTS_SHOWING_CONSUMED else set()
+    wanted = 3 * limit + 20
+    candidates = _candidates(bundle, terms, context.favourites, category, skip | consumed, wanted)
+    scored = score(
+        bundle.P, bundle.Q, bundle.popularity, bundle.categories, terms, context.favourites, blend, candidates
+    )
+    order = sorted(
+        range(len(candidates)), key=lambda k: (-float(scored.total[k]), bundle.item_ids[candidates[k]])
+    )
+    order = order[:wanted]
+    items = stores.catalog.get_items([bundle.item_ids[candidates[k]] for k in order])
+    live = [
+        k for k in order if (item := items.get(bundle.item_ids[candidates[k]])) is not None and item.is_active
+    ]
+    chosen = _diversify(
+        live,
+        [bundle.categories[candidates[k]] for k in range(len(candidates))],
+        limit,
+        blend.max_category_share,
+    )
+    because = {
+        k: contributing_items(
+            bundle, terms, int(candidates[k]), ("similar_items", "recent_activity", "session")
+        )
+        for k in chosen
+    }
+    actions = {r.item_id: r.action for r in reversed(history.recent)}
+    named = {i for ids in because.values() for i in ids}
+    titles = stores.catalog.get_items(sorted(named)) if named else {}
+    results = []
+    for rank, k in enumerate(chosen, start=1):
+        item = items[bundle.item_ids[candidates[k]]]
+        explanation = recommendation_explanation(scored, k, item, because[k], titles, actions)
+        if not personal:
+            explanation["reason"] += " (we do not know your taste yet)"
+        results.append(Recommendation(item, round(float(scored.total[k]), 6), rank, explanation))
+    return Answer(results, _version(bundle, request))
+
+
+# -- fallbacks ---------------------------------------------------------------------------------
+def _from_precomputed(
+    stores: Stores, user_id: str, limit: int, category: str | None, skip: set[str]
+) -> Answer | None:
+    rows: list[PrecomputedRow] = _degrade(
+        "precomputed recommendations",
+        [],
+        stores.precomputed.for_user,
+        user_id,
+        PRECOMPUTED_KIND,
+        datetime.now(UTC),
+    )
+    rows = [r for r in rows if r.item_id not in skip]
+    if not rows:
+        return None
+    items = stores.catalog.get_items([r.item_id for r in rows])
+    results: list[Recommendation] = []
+    for row in rows:
+        item = items.get(row.item_id)
+        if item is None or not item.is_active:
+            continue
+        if category is not None and (item.category or "").lower() != category.lower():
+            continue
+        explanation = {
+            "type": "precomputed",
+            "reason": "Ranked for you at the last model refresh (real-time personalisation is unavailable)",
+            "factors": [{"factor": "precomputed", "weight": 1.0}],
+            "precomputed_type": row.explanation_type,
+        }
+        results.append(Recommendation(item, round(row.score, 6), len(results) + 1, explanation))
+        if len(results) == limit:
+            break
+    if not results:
+        return None
+    return Answer(results, f"precomputed:{rows[0].model_version}")
+
+
+def _popular_ranked(stores: Stores, category: str | None, wanted: int) -> list[tuple[str, float]]:
+    ranked: list[tuple[str, float]] = _degrade("feature store", [], stores.features.popular, wanted, category)
+    if len(ranked) < wanted:  # a young system: complete from the catalog's own counts
+        seen = {item_id for item_id, _ in ranked}
+        ranked += [(i, s) for i, s in stores.catalog.popular_items(wanted, category) if i not in seen]
+    return ranked
+
+
+def _popular(
+    stores: Stores,
+    context: UserContext,
+    limit: int,
+    category: str | None,
+    skip: set[str],
+    request: RankingRequest,
+) -> Answer:
+    """popularity-v1: popularity in [0, 1], plus a bonus for favourite categories and for the
+    categories of what the user did in this session; each part is an explanation factor."""
+    history = context.history
+    consumed = set(history.weights) if history and request.context not in CONTEXTS_SHOWING_CONSUMED else set()
+    session_items = [
+        r.item_id
+        for r in (history.recent if history else [])
+        if request.session_id and r.session_id == request.session_id
+    ]
+    pool = [
+        (i, s)
+        for i, s in _popular_ranked(stores, category, limit + len(skip | consumed) + 20)
+        if i not in skip | consumed
+    ]
+    items = stores.catalog.get_items([item_id for item_id, _ in pool] + session_items)
+    session_categories = {(items[i].category or "").lower() for i in session_items if i in items} - {""}
+    top = max((s for _, s in pool), default=0.0) or 1.0
+    scored = []
     for item_id, popularity in pool:
         item = items.get(item_id)
         if item is None or not item.is_active:
             continue
         if category is not None and (item.category or "").lower() != category.lower():
             continue
-        eligible.append((item, popularity))
-    top = max((popularity for _, popularity in eligible), default=0.0)
-    top = top if top > 0 else 1.0
-    scored = []
-    for item, popularity in eligible:
-        favourite = (item.category or "").lower() in context.favourites
-        in_session = bool(item.category) and (item.category or "").lower() in session_categories
-        score = (
-            popularity
-            / top
-            * (FAVOURITE_BOOST if favourite else 1.0)
-            * (SESSION_BOOST if in_session else 1.0)
-        )
-        scored.append((score, item, favourite))
+        key = (item.category or "").lower()
+        parts = {
+            "popularity": max(popularity, 0.0) / top,
+            "category_preference": FAVOURITE_BONUS if key in context.favourites else 0.0,
+            "session": SESSION_BONUS if key in session_categories else 0.0,
+        }
+        scored.append((sum(parts.values()), item, parts))
     scored.sort(key=lambda entry: (-entry[0], entry[1].item_id))
+    from recsys.logic.explanations import shares
+
+    why = "" if history is not None else " (personalisation is unavailable right now)"
     results = []
-    for rank, (score, item, favourite) in enumerate(scored[:limit], start=1):
-        where = f"in {item.category}" if item.category else "right now"
-        explanation: dict[str, Any] = {"type": "popularity", "reason": f"Popular {where}"}
-        if favourite:
-            explanation = {
-                "type": "content_based",
-                "reason": f"Popular in {item.category}, a category you like",
-                "matching_attributes": ["category"],
-            }
-        results.append(Recommendation(item, round(max(0.0, min(score, 1.0)), 4), rank, explanation))
-    return results
+    for rank, (total, item, parts) in enumerate(scored[:limit], start=1):
+        weighted = shares(parts)
+        primary = weighted[0][0] if weighted else "popularity"
+        reason = {
+            "popularity": f"Popular in {item.category}" if item.category else "Popular right now",
+            "category_preference": f"Popular in {item.category}, a category you like",
+            "session": f"Popular in {item.category}, like what you viewed in this session",
+        }[primary]
+        explanation: dict[str, Any] = {
+            "type": "content_based" if primary != "popularity" else "popularity",
+            "reason": reason + why,
+            "factors": [{"factor": name, "weight": round(weight, 4)} for name, weight in weighted],
+        }
+        if primary != "popularity":
+            explanation["matching_attributes"] = ["category"]
+        results.append(Recommendation(item, round(total, 6), rank, explanation))
+    return Answer(results, POPULARITY_MODEL)
 
 
-def _histories(log: InteractionLog, user_ids: list[str], per_user: int) -> list[list[str]]:
-    with ThreadPoolExecutor(max_workers=8) as pool:  # the driver is thread-safe; reads overlap
-        histories = pool.map(lambda user_id: log.for_user(user_id, per_user), user_ids)
-        return [[i.item_id for i in history] for history in histories]
+# -- similar items -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SimilarAnswer:
+    source: Item
+    similar: list[tuple[Item, float, str]]
+    model_version: str
 
 
-def similar_items(stores: Stores, item_id: str, limit: int) -> tuple[Item, list[tuple[Item, float, str]]]:
-    """Items the same users interacted with (co-interaction), else popular ones in its category."""
+def _shared_content(a: Item, b: Item) -> list[str]:
+    shared = []
+    if a.category and b.category and a.category.lower() == b.category.lower():
+        shared.append(f"category {b.category}")
+    tags = sorted({t.lower() for t in a.tags} & {t.lower() for t in b.tags})
+    if tags:
+        shared.append("tags " + ", ".join(tags[:3]))
+    return shared
+
+
+def similar_items(stores: Stores, item_id: str, limit: int) -> SimilarAnswer:
+    """Items that the model puts next to this one: P_source·Q_j, the item-item weight it learned
+    (or, for an item nobody has interacted with yet, what its content maps to)."""
     source = stores.catalog.get_item(item_id)
     if source is None:
         raise NotFoundError(f"item {item_id} does not exist", item_id=item_id)
-    users = [h.user_id for h in _degrade("interaction log", [], stores.log.for_item, item_id, 50)]
-    counts: Counter[str] = Counter()
-    if users:
-        for history in _histories(stores.log, sorted(set(users)), 30):
-            counts.update(set(history) - {item_id})
-    reason = f"People who interacted with {source.title} also interacted with this"
-    ranked = [(other, float(n)) for other, n in counts.most_common(limit * 3)]
-    if len(ranked) < limit:
-        seen = {other for other, _ in ranked} | {item_id}
-        reason_fallback = f"Popular in {source.category}" if source.category else "Popular right now"
-        extra = [(i, s) for i, s in _candidates(stores, source.category, limit + 1) if i not in seen]
-        ranked_with_reason = [(i, s, reason) for i, s in ranked] + [
-            (i, 0.0, reason_fallback) for i, _ in extra
-        ]
-    else:
-        ranked_with_reason = [(i, s, reason) for i, s in ranked]
-    items = stores.catalog.get_items([i for i, _, _ in ranked_with_reason])
-    top = max((s for _, s, _ in ranked_with_reason), default=0.0) or 1.0
-    results = []
-    for other, count, why in ranked_with_reason:
-        item = items.get(other)
-        if item is not None and item.is_active:
-            results.append((item, round(count / top, 4), why))
-        if len(results) == limit:
+    bundle = _current_model(stores)
+    if bundle is None or item_id not in bundle.position:
+        return _similar_by_popularity(stores, source, limit)
+    p = bundle.position[item_id]
+    k = min(len(bundle.item_ids), 3 * limit + 1)
+    scores, positions = bundle.index.search(bundle.P[p][None, :], k)
+    ranked = [(int(j), float(s)) for j, s in zip(positions[0], scores[0], strict=True) if j >= 0 and j != p]
+    items = stores.catalog.get_items([bundle.item_ids[j] for j, _ in ranked])
+    similar = []
+    for j, value in ranked:
+        item = items.get(bundle.item_ids[j])
+        if item is None or not item.is_active:
+            continue
+        shared = _shared_content(source, item)
+        if bundle.warm[p] and bundle.warm[j]:
+            reason = f"People who engaged with {source.title} also engaged with this"
+            reason += f" (same {shared[0]})" if shared else ""
+        else:
+            reason = "Similar content: " + ("; ".join(shared) if shared else "description and features")
+        similar.append((item, round(min(max(value, 0.0), 1.0), 4), reason))
+        if len(similar) == limit:
             break
-    return source, results
+    return SimilarAnswer(source, similar, bundle.version)
 
 
-def explain(stores: Stores, user_id: str, item_id: str) -> dict[str, Any]:
-    """Why `item_id` would be recommended to `user_id`: the popularity model's factors, weighted."""
+def _similar_by_popularity(stores: Stores, source: Item, limit: int) -> SimilarAnswer:
+    ranked = [(i, s) for i, s in _popular_ranked(stores, source.category, limit + 1) if i != source.item_id]
+    items = stores.catalog.get_items([i for i, _ in ranked])
+    top = max((s for _, s in ranked), default=0.0) or 1.0
+    reason = f"Popular in {source.category}" if source.category else "Popular right now"
+    similar = [
+        (items[i], round(max(s, 0.0) / top, 4), reason)
+        for i, s in ranked
+        if i in items and items[i].is_active
+    ]
+    return SimilarAnswer(source, similar[:limit], POPULARITY_MODEL)
+
+
+# -- explain -------------------------------------------------------------------------------------
+def explain(
+    stores: Stores, user_id: str, item_id: str, request: RankingRequest | None = None
+) -> tuple[dict[str, Any], str]:
+    """Why `item_id` would be recommended to `user_id`, from the same terms that rank it; or why
+    it would not be shown at all. Returns the explanation and the model version that made it."""
+    request = request or RankingRequest()
     item = stores.catalog.get_item(item_id)
     if item is None:
         raise NotFoundError(f"item {item_id} does not exist", item_id=item_id)
     context = user_context(stores, user_id)
-    popular = _candidates(stores, None, 100)
-    top = max((s for _, s in popular), default=0.0) or 1.0
-    popularity = next((s for i, s in popular if i == item_id), 0.0) / top
-    history_items = stores.catalog.get_items(context.history[:50]) if context.history else {}
-    same_category = [
-        i
-        for i in context.history[:50]
-        if item.category and history_items.get(i) and history_items[i].category == item.category
-    ]
-    recent = item.created_at is not None and item.created_at > datetime.now(UTC) - timedelta(days=30)
-    raw = {
-        "similar_users": min(1.0, len(same_category) / 5),
-        "genre_preference": 1.0 if (item.category or "").lower() in context.favourites else 0.0,
-        "recency": 0.5 if recent else 0.0,
-        "popularity": max(popularity, 0.05),
-    }
-    total = sum(raw.values())
-    descriptions = {
-        "similar_users": "You interacted with similar items",
-        "genre_preference": f"You like {item.category}" if item.category else "Matches your preferences",
-        "recency": "Recently added",
-        "popularity": "Popular with everyone",
-    }
-    weighted = sorted(
-        ((round(value / total, 2), name) for name, value in raw.items() if value > 0), reverse=True
-    )
-    factors = [
-        {"factor": name, "weight": weight, "description": descriptions[name]} for weight, name in weighted
-    ]
-    primary = {
-        "similar_users": "collaborative_filtering",
-        "genre_preference": "content_based",
-        "recency": "recency",
-        "popularity": "popularity",
-    }[weighted[0][1]]
+    history = context.history
+    not_shown = _not_shown(item, context, request)
+    bundle = _current_model(stores) if history is not None else None
+    version = _version(bundle, request) if bundle is not None else POPULARITY_MODEL
+    if not_shown is not None:
+        return _refusal(*not_shown), version
+    if bundle is None or history is None:
+        return _refusal(
+            "personalisation_unavailable",
+            "The model or the real-time history cannot be reached right now; popular items are being served",
+        ), version
+    if item_id not in bundle.position:
+        return _refusal(
+            "not_in_model",
+            "This item was added after the current model was trained; the next refresh includes it",
+        ), version
+    return _explain_with_model(stores, bundle, context, history, item, request), version
+
+
+def _not_shown(item: Item, context: UserContext, request: RankingRequest) -> tuple[str, str] | None:
+    if not item.is_active:
+        return "inactive", "This item is not active in the catalog, so it is not recommended"
+    if item.item_id in context.excluded:
+        return (
+            "excluded",
+            "You said you are not interested in this item (or excluded it), so it is not recommended",
+        )
+    if (
+        context.history is not None
+        and item.item_id in context.history.weights
+        and request.context not in CONTEXTS_SHOWING_CONSUMED
+    ):
+        return "already_consumed", "You already interacted with this item, so it is not recommended here"
+    return None
+
+
+def _refusal(reason: str, description: str) -> dict[str, Any]:
     return {
-        "primary_reason": primary,
-        "contributing_factors": factors,
-        "similar_items_watched": same_category[:5],
-        "predicted_rating": float(item.avg_rating) if item.avg_rating is not None else None,
+        "primary_reason": reason,
+        "description": description,
+        "would_be_recommended": False,
+        "contributing_factors": [],
+        "similar_items_watched": [],
+        "predicted_rating": None,
+    }
+
+
+def _explain_with_model(
+    stores: Stores,
+    bundle: ModelBundle,
+    context: UserContext,
+    history: UserHistory,
+    item: Item,
+    request: RankingRequest,
+) -> dict[str, Any]:
+    import numpy as np
+
+    from recsys.engine.model import score
+    from recsys.logic.explanations import contributing_items, factor_list, primary_reason
+
+    blend = _blend(bundle, request)
+    terms = _profile_and_terms(bundle, context, history, blend, request.session_id)
+    if not any(len(t.positions) for t in terms.values()):
+        blend = replace(blend, popularity_weight=max(blend.popularity_weight, 1.0))
+    p = bundle.position[item.item_id]
+    scored: Scored = score(
+        bundle.P,
+        bundle.Q,
+        bundle.popularity,
+        bundle.categories,
+        terms,
+        context.favourites,
+        blend,
+        np.asarray([p], dtype=np.int64),
+    )
+    because = contributing_items(bundle, terms, p, ("similar_items", "recent_activity", "session"), top=5)
+    total = float(scored.total[0])
+    return {
+        "primary_reason": primary_reason(scored, 0) if total > 0 else "low_predicted_interest",
+        "would_be_recommended": total > 0,
+        "score": round(total, 6),
+        "contributing_factors": factor_list(scored, 0, item),
+        "similar_items_watched": because,
+        "predicted_rating": bundle.predicted_rating(total),
     }

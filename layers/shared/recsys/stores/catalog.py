@@ -21,6 +21,8 @@ class Catalog(Protocol):
     def popular_items(self, limit: int, category: str | None = None) -> list[tuple[str, float]]: ...
     def add_interactions(self, counts: dict[str, int]) -> None: ...
     def upsert_user(self, user: User) -> None: ...
+    def active_items(self) -> list[Item]: ...
+    def add_user_interactions(self, counts: dict[str, int]) -> None: ...
     def get_user(self, user_id: str) -> User | None: ...
 
 
@@ -108,6 +110,24 @@ class PostgresCatalog:
                     "UPDATE items SET interaction_count = interaction_count + %s, is_new_item = FALSE"
                     " WHERE item_id = %s",
                     [(n, item_id) for item_id, n in counts.items()],
+                )
+
+    def active_items(self) -> list[Item]:
+        """The whole active catalog, in a stable order (what training learns embeddings for)."""
+        with self._conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE is_active ORDER BY id").fetchall()
+        return [_item_from_row(row) for row in rows]
+
+    def add_user_interactions(self, counts: dict[str, int]) -> None:
+        """Count interactions on each user's profile (creating it on a user's first interaction)."""
+        if counts:
+            with self._conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO users (user_id, total_interactions, is_new_user, last_active_at)"
+                    " VALUES (%s, %s, FALSE, NOW()) ON CONFLICT (user_id) DO UPDATE"
+                    " SET total_interactions = users.total_interactions + EXCLUDED.total_interactions,"
+                    " is_new_user = FALSE, last_active_at = NOW()",
+                    sorted(counts.items()),
                 )
 
     def upsert_user(self, user: User) -> None:

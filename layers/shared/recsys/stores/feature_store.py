@@ -1,8 +1,14 @@
-"""Real-time user and item features (Redis hashes, spec: `user_features:{user_id}`)."""
+"""Real-time user and item features (Redis, spec: `user_features:{user_id}`, `user_embedding:{user_id}`).
+
+A user's history for the model lives here too, written by the ingest path as events arrive:
+`user_items:{user_id}` (item -> summed action weight, every item the user ever acted on) and
+`user_recent:{user_id}` (the newest RECENT_KEPT actions, newest first, `item_id<TAB>action<TAB>session_id`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -12,6 +18,38 @@ FeatureValue = str | int | float
 
 
 USER_FEATURES_TTL = 30 * 86400
+RECENT_KEPT = 50
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One action as the real-time history keeps it (impressions are exposure, not history)."""
+
+    user_id: str
+    item_id: str
+    action: str
+    weight: float
+    session_id: str | None = None
+
+
+@dataclass(frozen=True)
+class UserHistory:
+    weights: dict[str, float]  # item -> summed action weight
+    recent: list[RecentAction]  # newest first
+
+
+@dataclass(frozen=True)
+class RecentAction:
+    item_id: str
+    action: str
+    session_id: str | None
+
+
+@dataclass(frozen=True)
+class StoredEmbedding:
+    vector: bytes
+    version: str
+    updated_at: str
 
 
 class FeatureStore(Protocol):
@@ -22,6 +60,10 @@ class FeatureStore(Protocol):
     def add_popularity(self, weights: Mapping[tuple[str, str | None], float]) -> None: ...
     def popular(self, limit: int, category: str | None = None) -> list[tuple[str, float]]: ...
     def record_activity(self, user_id: str, counts: Mapping[str, int], last_time: int) -> None: ...
+    def append_history(self, events: Sequence[HistoryEvent]) -> None: ...
+    def history(self, user_id: str) -> UserHistory: ...
+    def put_user_embeddings(self, vectors: Mapping[str, bytes], version: str, updated_at: str) -> None: ...
+    def get_user_embedding(self, user_id: str) -> StoredEmbedding | None: ...
 
 
 class RedisFeatureStore:
@@ -73,6 +115,50 @@ class RedisFeatureStore:
             pipe.hset(key, "last_interaction_time", str(last_time))
             pipe.expire(key, USER_FEATURES_TTL)
             pipe.execute()
+
+    def append_history(self, events: Sequence[HistoryEvent]) -> None:
+        """Add events, in the order given (oldest first), to their users' histories."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for event in events:
+                pipe.hincrbyfloat(f"user_items:{event.user_id}", event.item_id, event.weight)
+                pipe.lpush(
+                    f"user_recent:{event.user_id}",
+                    f"{event.item_id}\t{event.action}\t{event.session_id or ''}",
+                )
+                pipe.ltrim(f"user_recent:{event.user_id}", 0, RECENT_KEPT - 1)
+            pipe.execute()
+
+    def history(self, user_id: str) -> UserHistory:
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(f"user_items:{user_id}")
+            pipe.lrange(f"user_recent:{user_id}", 0, RECENT_KEPT - 1)
+            weights, recent = pipe.execute()
+        entries = [raw.decode().split("\t") for raw in recent]
+        return UserHistory(
+            weights={k.decode(): float(v) for k, v in weights.items()},
+            recent=[RecentAction(e[0], e[1], e[2] or None) for e in entries if len(e) == 3],
+        )
+
+    def put_user_embeddings(self, vectors: Mapping[str, bytes], version: str, updated_at: str) -> None:
+        """The spec's `user_embedding:{user_id}` hashes: vector (float32 bytes), version, updated_at."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for user_id, vector in vectors.items():
+                key = f"user_embedding:{user_id}"
+                pipe.hset(key, mapping={"vector": vector, "version": version, "updated_at": updated_at})
+                pipe.expire(key, USER_FEATURES_TTL)
+            pipe.execute()
+
+    def get_user_embedding(self, user_id: str) -> StoredEmbedding | None:
+        raw: dict[bytes, bytes] = self._redis.hgetall(f"user_embedding:{user_id}")  # type: ignore[assignment]
+        if not raw:
+            return None
+        return StoredEmbedding(raw[b"vector"], raw[b"version"].decode(), raw[b"updated_at"].decode())
+
+    def has_marker(self, name: str) -> bool:
+        return bool(self._redis.exists(f"marker:{name}"))
+
+    def set_marker(self, name: str) -> None:
+        self._redis.set(f"marker:{name}", "1")
 
     def forget_user_embedding(self, user_id: str) -> None:
         self._redis.delete(f"user_embedding:{user_id}")

@@ -94,6 +94,14 @@ class PostgresFeedbackStore:
         )
         return self.get(feedback_id) is not None
 
+    def not_interested_pairs(self) -> list[tuple[str, str]]:
+        """Every live (user, item) `not_interested`: training counts them against the item."""
+        rows = self._conn.execute(
+            "SELECT user_id, item_id FROM feedback"
+            " WHERE feedback_type = 'not_interested' AND deleted_at IS NULL"
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
     def excluded_items(self, user_id: str) -> set[str]:
         """Items the user said they are not interested in (live feedback only)."""
         rows = self._conn.execute(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from cassandra.concurrent import execute_concurrent
-from cassandra.query import BatchStatement, BatchType
+from cassandra.query import BatchStatement, BatchType, SimpleStatement
 
 from recsys.domain import Interaction
 
@@ -23,11 +24,30 @@ class ItemInteraction:
     event_id: str
 
 
+@dataclass(frozen=True)
+class LoggedEvent:
+    """One row of the log as training reads it."""
+
+    user_id: str
+    item_id: str
+    action: str
+    event_time: datetime
+    rating: float | None  # an explicit rating the client sent in the context, if any
+
+
 class InteractionLog(Protocol):
     def append(self, interaction: Interaction) -> None: ...
     def for_user(self, user_id: str, limit: int = 100) -> list[Interaction]: ...
     def for_item(self, item_id: str, limit: int = 100) -> list[ItemInteraction]: ...
     def claim_event(self, event_id: str) -> bool: ...
+    def scan(self, page_size: int = 5000) -> Iterator[LoggedEvent]: ...
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _utc(value: datetime) -> datetime:
@@ -120,6 +140,18 @@ class CassandraInteractionLog:
         return [
             ItemInteraction(row.user_id, row.action_type, _utc(row.event_time), row.event_id) for row in rows
         ]
+
+    def scan(self, page_size: int = 5000) -> Iterator[LoggedEvent]:
+        """Every event of the log, a page at a time; each user's events come newest first."""
+        statement = SimpleStatement(
+            "SELECT user_id, item_id, action_type, event_time, context FROM interactions",
+            fetch_size=page_size,
+        )
+        for row in self._session.execute(statement):
+            rating = (row.context or {}).get("rating")
+            yield LoggedEvent(
+                row.user_id, row.item_id, row.action_type, _utc(row.event_time), _number(rating)
+            )
 
     def claim_event(self, event_id: str) -> bool:
         """True for the first claim of an event id within 24 hours, False for any repeat."""

@@ -53,9 +53,9 @@ ItemId = Annotated[str, Path(pattern=ID_PATTERN)]
 def get_similar_items(
     request: Request, item_id: ItemId, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> SimilarItemsResponse:
-    source, similar = model.similar_items(stores(), item_id, limit)
+    answer = model.similar_items(stores(), item_id, limit)
     return SimilarItemsResponse(
-        source_item=SourceItem(item_id=source.item_id, title=source.title),
+        source_item=SourceItem(item_id=answer.source.item_id, title=answer.source.title),
         similar_items=[
             SimilarItem(
                 item_id=item.item_id,
@@ -65,10 +65,10 @@ def get_similar_items(
                     title=item.title, category=item.category, thumbnail_url=item.thumbnail_url
                 ),
             )
-            for item, score, reason in similar
+            for item, score, reason in answer.similar
         ],
         request_id=request.state.request_id,
-        model_version=model.MODEL_VERSION,
+        model_version=answer.model_version,
         generated_at=datetime.now(UTC),
     )
 

@@ -27,11 +27,12 @@ explain_router = APIRouter(tags=["recommendations"])
 
 def stores() -> model.Stores:
     return model.Stores(
-        deps.catalog(),
-        deps.feature_store(),
-        deps.interaction_log(),
-        deps.feedback_store(),
-        deps.preference_store(),
+        catalog=deps.catalog(),
+        features=deps.feature_store(),
+        feedback=deps.feedback_store(),
+        preferences=deps.preference_store(),
+        precomputed=deps.precomputed_store(),
+        models=deps.model_source(),
     )
 
 
@@ -57,7 +58,8 @@ def get_recommendations(
     logger.append_keys(user_id=user_id, context=context, session_id=x_session_id, device_type=x_device_type)
     chosen = None if category in (None, "", "all") else category
     ranking = model.RankingRequest(context=context, session_id=x_session_id, device_type=x_device_type)
-    results = model.recommend(stores(), user_id, limit, chosen, set(exclude), ranking)
+    answer = model.recommend(stores(), user_id, limit, chosen, set(exclude), ranking)
+    results = answer.recommendations
     metrics.add_metric(name="RecommendationsServed", unit="Count", value=len(results))
     return RecommendationsResponse(
         recommendations=[
@@ -76,7 +78,7 @@ def get_recommendations(
             for r in results
         ],
         request_id=request.state.request_id,
-        model_version=model.MODEL_VERSION,
+        model_version=answer.model_version,
         generated_at=datetime.now(UTC),
     )
 
@@ -93,12 +95,12 @@ def explain_recommendation(
     item_id: Annotated[str, Path(pattern=ID_PATTERN)],
     user_id: Annotated[str, Query(pattern=ID_PATTERN)],
 ) -> ExplanationResponse:
-    explanation = model.explain(stores(), user_id, item_id)
+    explanation, version = model.explain(stores(), user_id, item_id)
     return ExplanationResponse(
         item_id=item_id,
         user_id=user_id,
         explanation=explanation,  # type: ignore[arg-type]
         request_id=request.state.request_id,
-        model_version=model.MODEL_VERSION,
+        model_version=version,
         generated_at=datetime.now(UTC),
     )

@@ -1,0 +1,1 @@
+"""Offline evaluation: the leave-last-out protocol, its metrics and the baseline recommenders."""

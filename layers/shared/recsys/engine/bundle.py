@@ -1,0 +1,104 @@
+"""A published model version: what training writes to S3 under `<model_version>/` and serving loads.
+
+model.npz      P, Q (item embeddings), popularity
+items.json     position -> item_id, and each item's category
+index.faiss    the FAISS index over Q
+metadata.json  version, algorithm, parameters, blend, counts, index recall, timings
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from recsys.engine import index as faiss_index
+from recsys.engine.model import Blend, Matrix, Vector
+
+FILES = ("model.npz", "items.json", "index.faiss", "metadata.json")
+
+
+@dataclass
+class ModelBundle:
+    version: str
+    item_ids: list[str]
+    categories: list[str | None]
+    P: Matrix
+    Q: Matrix
+    popularity: Vector
+    warm: npt.NDArray[np.bool_]  # items whose embeddings were learned from interactions
+    index: faiss.Index
+    metadata: dict[str, Any]
+    position: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.position = {item_id: n for n, item_id in enumerate(self.item_ids)}
+        self._by_popularity = np.argsort(-self.popularity, kind="stable")
+        self._category_order: dict[str | None, npt.NDArray[np.int64]] = {}
+
+    def _ordered(self, category: str | None) -> npt.NDArray[np.int64]:
+        if category not in self._category_order:
+            order = self._by_popularity
+            if category is not None:
+                order = np.asarray([p for p in order if self.categories[p] == category], dtype=np.int64)
+            self._category_order[category] = order
+        return self._category_order[category]
+
+    def category_positions(self, category: str | None) -> list[int]:
+        """Positions of a category's items (every item for None), most popular first."""
+        return [int(p) for p in self._ordered(category)]
+
+    def popular_positions(self, category: str | None, k: int) -> list[int]:
+        return [int(p) for p in self._ordered(category)[:k]]
+
+    def predicted_rating(self, score: float) -> float | None:
+        """The rating that users gave, in training, to items the model scored like this (isotonic
+        calibration, metadata `rating_calibration`); None when the log holds no ratings."""
+        calibration = self.metadata.get("rating_calibration")
+        if not calibration:
+            return None
+        return round(float(np.interp(score, calibration["scores"], calibration["ratings"])), 2)
+
+    @property
+    def blend(self) -> Blend:
+        return Blend().with_overrides(self.metadata.get("blend") or {})
+
+    def to_files(self) -> dict[str, bytes]:
+        arrays = io.BytesIO()
+        np.savez(arrays, P=self.P, Q=self.Q, popularity=self.popularity, warm=self.warm)
+        items = {"item_ids": self.item_ids, "categories": self.categories}
+        return {
+            "model.npz": arrays.getvalue(),
+            "items.json": json.dumps(items).encode(),
+            "index.faiss": faiss_index.to_bytes(self.index),
+            "metadata.json": json.dumps(self.metadata, indent=2, sort_keys=True).encode(),
+        }
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes]) -> ModelBundle:
+        metadata = json.loads(files["metadata.json"])
+        items = json.loads(files["items.json"])
+        with np.load(io.BytesIO(files["model.npz"])) as arrays:
+            P, Q, popularity, warm = arrays["P"], arrays["Q"], arrays["popularity"], arrays["warm"]
+        index = faiss_index.from_bytes(files["index.faiss"])
+        nprobe = (metadata.get("index") or {}).get("nprobe")
+        if nprobe:
+            faiss.extract_index_ivf(index).nprobe = int(nprobe)
+        if index.ntotal != len(items["item_ids"]) or P.shape != Q.shape:
+            raise ValueError(f"model {metadata.get('model_version')} is inconsistent: index and items differ")
+        return cls(
+            version=str(metadata["model_version"]),
+            item_ids=list(items["item_ids"]),
+            categories=list(items["categories"]),
+            P=P,
+            Q=Q,
+            popularity=popularity,
+            warm=warm,
+            index=index,
+            metadata=metadata,
+        )

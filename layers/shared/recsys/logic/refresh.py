@@ -1,0 +1,246 @@
+"""The scheduled refresh: train on the interaction log and the catalog, build the FAISS index,
+publish a new model version, and only then point `latest.json` at it.
+
+Order matters: artifacts under `<version>/` first, then user embeddings (Redis) and precomputed
+recommendations (PostgreSQL, one transaction), and `latest.json` last. A run that fails or is
+cut short leaves `latest.json` on the previous good version; a model whose index recall falls
+below MIN_RECALL is not published at all.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from recsys.domain import ACTION_WEIGHTS
+from recsys.engine import index as faiss_index
+from recsys.engine.bundle import ModelBundle
+from recsys.engine.model import Blend, UserProfile, query_vector, score, user_terms
+from recsys.engine.training import TrainedModel, TrainingData, TrainParams, fit
+from recsys.logic.explanations import TYPES, shares
+from recsys.observability import logger
+from recsys.stores.precomputed import PrecomputedRow
+
+if TYPE_CHECKING:
+    from recsys.stores.catalog import Catalog
+    from recsys.stores.feature_store import FeatureStore
+    from recsys.stores.feedback import PostgresFeedbackStore
+    from recsys.stores.index_artifacts import IndexArtifacts
+    from recsys.stores.interaction_log import InteractionLog
+    from recsys.stores.precomputed import PrecomputedStore
+
+ALGORITHM = "ease-sequential"
+MIN_RECALL = 0.9
+PRECOMPUTED_PER_USER = 50
+RECALL_SAMPLE = 1000
+NOT_INTERESTED_WEIGHT = ACTION_WEIGHTS["dislike"]
+
+
+class RefreshError(RuntimeError):
+    """The run cannot produce a model worth publishing; the previous version stays."""
+
+
+@dataclass(frozen=True)
+class RefreshStores:
+    catalog: Catalog
+    log: InteractionLog
+    feedback: PostgresFeedbackStore
+    features: FeatureStore
+    precomputed: PrecomputedStore
+    artifacts: IndexArtifacts
+
+
+@dataclass
+class LogSnapshot:
+    """What the log holds, per user: summed weights and the items newest first."""
+
+    pairs: dict[tuple[str, str], float] = field(default_factory=dict)
+    recent: dict[str, list[str]] = field(default_factory=dict)
+    ratings: list[tuple[str, str, float]] = field(default_factory=list)
+    events: int = 0
+
+
+def read_log(log: InteractionLog, feedback: PostgresFeedbackStore) -> LogSnapshot:
+    snapshot = LogSnapshot()
+    timed: dict[str, list[tuple[datetime, str]]] = {}
+    for event in log.scan():
+        if event.action == "impression":  # exposure, not a choice the user made
+            continue
+        snapshot.events += 1
+        key = (event.user_id, event.item_id)
+        snapshot.pairs[key] = snapshot.pairs.get(key, 0.0) + ACTION_WEIGHTS.get(event.action, 0.0)
+        timed.setdefault(event.user_id, []).append((event.event_time, event.item_id))
+        if event.rating is not None:
+            snapshot.ratings.append((event.user_id, event.item_id, event.rating))
+    for user_id, item_id in feedback.not_interested_pairs():
+        key = (user_id, item_id)
+        snapshot.pairs[key] = snapshot.pairs.get(key, 0.0) + NOT_INTERESTED_WEIGHT
+    for user_id, events in timed.items():
+        events.sort(key=lambda e: e[0], reverse=True)  # stable: the log's order within a timestamp
+        snapshot.recent[user_id] = [item_id for _, item_id in events]
+    return snapshot
+
+
+def new_version(now: datetime) -> str:
+    return f"{ALGORITHM}-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+def _profiles(snapshot: LogSnapshot) -> dict[str, UserProfile]:
+    weights: dict[str, dict[str, float]] = {}
+    for (user_id, item_id), weight in snapshot.pairs.items():
+        weights.setdefault(user_id, {})[item_id] = weight
+    return {
+        user_id: UserProfile(weights=w, recent=snapshot.recent.get(user_id, []))
+        for user_id, w in weights.items()
+    }
+
+
+def _rating_calibration(
+    model: TrainedModel, blend: Blend, profiles: dict[str, UserProfile], ratings: list[tuple[str, str, float]]
+) -> dict[str, list[float]] | None:
+    """Isotonic map from the model's score to the ratings users gave, over the log's rated events.
+    Each rated item is scored with the user's other items only (its own share removed)."""
+    if len(ratings) < 200:
+        return None
+    position = {item_id: n for n, item_id in enumerate(model.item_ids)}
+    pairs = []
+    for user_id, item_id, rating in ratings:
+        profile = profiles.get(user_id)
+        if profile is None or item_id not in position:
+            continue
+        weights = {i: w for i, w in profile.weights.items() if i != item_id}
+        recent = [i for i in profile.recent if i != item_id]
+        terms = user_terms(position, UserProfile(weights=weights, recent=recent), blend)
+        p = position[item_id]
+        value = float(model.Q[p] @ query_vector(model.P, terms)) + blend.popularity_weight * float(
+            model.popularity[p]
+        )
+        pairs.append((value, rating))
+        if len(pairs) >= 20000:  # enough for 20 bins
+            break
+    if len(pairs) < 200:
+        return None
+    pairs.sort()
+    bins = np.array_split(np.asarray(pairs, dtype=np.float64), 20)
+    scores = [float(b[:, 0].mean()) for b in bins]
+    means = [float(b[:, 1].mean()) for b in bins]
+    # pool adjacent violators: a higher score never predicts a lower rating
+    blocks: list[list[float]] = []  # [score sum, rating sum, count]
+    for s, r in zip(scores, means, strict=True):
+        blocks.append([s, r, 1.0])
+        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] > blocks[-1][1] / blocks[-1][2]:
+            last = blocks.pop()
+            blocks[-1] = [a + b for a, b in zip(blocks[-1], last, strict=True)]
+    return {
+        "scores": [round(b[0] / b[2], 6) for b in blocks],
+        "ratings": [round(b[1] / b[2], 4) for b in blocks],
+        "pairs": len(pairs),  # type: ignore[dict-item]
+    }
+
+
+def _precompute(
+    bundle: ModelBundle, profiles: dict[str, UserProfile], blend: Blend, per_user: int
+) -> list[PrecomputedRow]:
+    rows: list[PrecomputedRow] = []
+    for user_id, profile in profiles.items():
+        terms = user_terms(bundle.position, profile, blend)
+        query = query_vector(bundle.P, terms)
+        consumed = {bundle.position[i] for i in profile.weights if i in bundle.position}
+        k = min(len(bundle.item_ids), per_user + len(consumed))
+        _, found = bundle.index.search(query[None, :], k)
+        candidates = np.asarray([p for p in found[0] if p >= 0 and p not in consumed], dtype=np.int64)
+        if len(candidates) == 0:
+            continue
+        scored = score(
+            bundle.P, bundle.Q, bundle.popularity, bundle.categories, terms, frozenset(), blend, candidates
+        )
+        order = np.argsort(-scored.total, kind="stable")[:per_user]
+        for rank, k_ in enumerate(order, start=1):
+            weighted = shares(scored.factor_shares(int(k_)))
+            kind = TYPES[weighted[0][0]] if weighted else "popularity"
+            rows.append(
+                PrecomputedRow(
+                    user_id,
+                    bundle.item_ids[int(candidates[k_])],
+                    rank,
+                    float(scored.total[k_]),
+                    kind,
+                    bundle.version,
+                )
+            )
+    return rows
+
+
+def refresh(
+    stores: RefreshStores,
+    params: TrainParams | None = None,
+    blend: Blend | None = None,
+    precomputed_ttl: timedelta = timedelta(hours=24),
+    exact_below: int = faiss_index.EXACT_BELOW,
+) -> dict[str, Any]:
+    """Train, build, publish; returns the published version's metadata."""
+    params, blend = params or TrainParams(), blend or Blend()
+    started, now = time.perf_counter(), datetime.now(UTC)
+    version = new_version(now)
+    items = stores.catalog.active_items()
+    snapshot = read_log(stores.log, stores.feedback)
+    read_seconds = time.perf_counter() - started
+    if not items or not snapshot.pairs:
+        raise RefreshError(f"nothing to train on: {len(items)} active items, {snapshot.events} events")
+    model = fit(TrainingData(items, snapshot.pairs, snapshot.events), params)
+    profiles = _profiles(snapshot)
+    position = {item_id: n for n, item_id in enumerate(model.item_ids)}
+    users = sorted(profiles)
+    sample = np.random.default_rng(params.seed).permutation(len(users))[:RECALL_SAMPLE]
+    queries = np.stack(
+        [query_vector(model.P, user_terms(position, profiles[users[s]], blend)) for s in sample]
+        or [np.zeros(model.Q.shape[1], dtype=np.float32)]
+    )
+    index, report = faiss_index.build(model.Q, queries, exact_below=exact_below)
+    logger.info("index built", extra=report.as_dict())
+    if report.recall_at_50 < MIN_RECALL:
+        raise RefreshError(f"index recall@50 {report.recall_at_50:.3f} is below {MIN_RECALL}: not published")
+    metadata: dict[str, Any] = {
+        "model_version": version,
+        "algorithm": ALGORITHM,
+        "trained_at": now.isoformat(),
+        "parameters": params.as_dict(),
+        "blend": blend.as_dict(),
+        "counts": model.stats,
+        "index": report.as_dict(),
+        "rating_calibration": _rating_calibration(model, blend, profiles, snapshot.ratings),
+        "eval": None,  # `make eval` reports its figures beside the version it measured
+    }
+    bundle = ModelBundle(
+        version,
+        model.item_ids,
+        model.categories,
+        model.P,
+        model.Q,
+        model.popularity,
+        model.warm,
+        index,
+        metadata,
+    )
+    rows = _precompute(bundle, profiles, blend, PRECOMPUTED_PER_USER)
+    metadata["timings"] = {
+        "read_seconds": round(read_seconds, 3),
+        "total_seconds_before_publish": round(time.perf_counter() - started, 3),
+    }
+    for name, data in bundle.to_files().items():
+        stores.artifacts.put(version, name, data)
+    history_vectors = {
+        user_id: user_terms(position, profile, blend)["similar_items"].vector(model.P).tobytes()
+        for user_id, profile in profiles.items()
+    }
+    stores.features.put_user_embeddings(history_vectors, version, now.isoformat())
+    stores.precomputed.replace("homepage", rows, now, now + precomputed_ttl)
+    stores.artifacts.mark_latest(version)
+    metadata["timings"]["total_seconds"] = round(time.perf_counter() - started, 3)
+    logger.info("model published", extra={"model_version": version, "timings": metadata["timings"]})
+    return metadata
