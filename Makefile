@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
-.PHONY: help venv up down status env refresh test test-unit test-integration test-e2e lint fmt clean bench invoke fire api-key openapi
+.PHONY: help venv up down status env refresh test test-unit test-integration test-e2e lint fmt clean bench invoke fire api-key openapi eval
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ clean: down ## stop services and delete local data and logs (.localcloud)
 
 openapi: $(STAMP) ## regenerate openapi.json from the code (CI fails when the committed copy drifts)
 	$(PY) -c "from recsys.api.openapi import rendered; open('openapi.json', 'w').write(rendered())"
+
+eval: up ## quality through the API vs four baselines on MovieLens-100k; the last line is JSON
+	$(PY) -m evaluation.served
 
 bench: up ## benchmarks: local runtime and API endpoint latency, cold and warm (medians)
 	$(PY) bench/local_runtime.py

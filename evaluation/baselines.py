@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from evaluation.protocol import K, Event, histories, metrics, validation_split
+from evaluation.protocol import Event, K, histories, metrics, validation_split
 
 Log = Callable[[str], None]
 Params = dict[str, float]
@@ -72,7 +72,7 @@ class Interactions:
 
 
 def top_k(scores: np.ndarray, data: Interactions, k: int = K) -> dict[str, list[str]]:
-    """Each user's k best items by score, never an item the user has in training; ties go to the lower index."""
+    """Each user's k best items by score, never one the user has in training; ties go to the lower index."""
     scores = np.array(scores, dtype=np.float64)
     seen = data.matrix.tocoo()
     scores[seen.row, seen.col] = -np.inf
@@ -142,10 +142,10 @@ def ease_weights(matrix: sp.csr_matrix, lam: float) -> np.ndarray:
 
     Closed form: P = (XᵀX + λI)⁻¹, B = I - P·diag(1 / diag(P)).
     """
-    gram = (matrix.T @ matrix).toarray().astype(np.float64)
+    gram: np.ndarray = np.asarray((matrix.T @ matrix).toarray(), dtype=np.float64)
     gram[np.diag_indices_from(gram)] += lam
-    inverse = np.linalg.inv(gram)
-    weights = -inverse / np.diag(inverse)[np.newaxis, :]
+    inverse: np.ndarray = np.linalg.inv(gram)
+    weights: np.ndarray = -inverse / np.diag(inverse)[np.newaxis, :]
     weights[np.diag_indices_from(weights)] = 0.0
     return weights
 
@@ -219,7 +219,7 @@ def als(
     seed: int = 0,
     log: Log = _quiet,
 ) -> BaselineResult:
-    """Implicit-feedback ALS (Hu, Koren & Volinsky) from the ``implicit`` package, grid-searched on validation.
+    """Implicit-feedback ALS (Hu, Koren & Volinsky) from ``implicit``, grid-searched on validation.
 
     ``implicit``'s regularization is not scaled by the amount of data, hence the wide grid. The seed is
     fixed so that a rerun picks the same parameters.
@@ -228,16 +228,17 @@ def als(
     from threadpoolctl import threadpool_limits
 
     def scorer(data: Interactions, params: Params) -> np.ndarray:
-        model = AlternatingLeastSquares(
-            factors=int(params["factors"]),
-            regularization=params["regularization"],
-            alpha=params["alpha"],
-            iterations=int(params["iterations"]),
-            random_state=seed,
-            num_threads=threads,
-            calculate_training_loss=False,
-        )
-        with threadpool_limits(1, "blas"):  # implicit runs its own threads; a BLAS pool inside them thrashes
+        # implicit runs its own threads; a BLAS pool inside them thrashes (implicit warns at construction)
+        with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=int(params["factors"]),
+                regularization=params["regularization"],
+                alpha=params["alpha"],
+                iterations=int(params["iterations"]),
+                random_state=seed,
+                num_threads=threads,
+                calculate_training_loss=False,
+            )
             model.fit(data.matrix.astype(np.float32).tocsr(), show_progress=False)
         return np.asarray(model.user_factors) @ np.asarray(model.item_factors).T
 

@@ -91,3 +91,21 @@ def create_stack_resources(ctx: StackContext, clients: Any) -> dict[str, dict[st
             ctx.resources[logical_id] = CREATORS[resource["Type"]](clients, ctx, logical_id, props)
             pending.discard(logical_id)
     return ctx.resources
+
+
+def empty_buckets(ctx: StackContext, clients: Any) -> int:
+    """Delete every object (every version) in the stack's buckets: a fresh stack starts empty."""
+    s3, deleted = clients("s3"), 0
+    for logical_id, resource in ctx.template["Resources"].items():
+        if resource.get("Type") != "AWS::S3::Bucket" or logical_id not in ctx.resources:
+            continue
+        bucket = ctx.resources[logical_id]["Ref"]
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            doomed = [
+                {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            if doomed:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+                deleted += len(doomed)
+    return deleted

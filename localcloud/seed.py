@@ -59,6 +59,12 @@ def load(
     folder: Path, catalog: PostgresCatalog, log: CassandraInteractionLog, features: RedisFeatureStore
 ) -> int:
     """Load MovieLens into the stores; returns the number of interactions written."""
+    items, interactions = read_movielens(folder)
+    return ingest(items, interactions, catalog, log, features)
+
+
+def read_movielens(folder: Path) -> tuple[list[Item], list[Interaction]]:
+    """The catalog, and the ratings as interactions in the data file's order."""
     items: dict[str, Item] = {}
     for item_id, title, year, genres in (row[:4] for row in _rows(folder / "ml-100k.item")):
         tags = tuple(genres.split()) if genres else ()
@@ -87,14 +93,26 @@ def load(
     for item_id, values in ratings.items():
         item = items[item_id]
         items[item_id] = Item(**{**item.__dict__, "avg_rating": Decimal(f"{sum(values) / len(values):.2f}")})
-    catalog.upsert_items(list(items.values()))
+    return list(items.values()), interactions
+
+
+def ingest(
+    items: list[Item],
+    interactions: list[Interaction],
+    catalog: PostgresCatalog,
+    log: CassandraInteractionLog,
+    features: RedisFeatureStore,
+) -> int:
+    """Write a catalog and its history through the store adapters, as the consumers would have."""
+    catalog.upsert_items(items)
+    categories = {item.item_id: item.category for item in items}
     for user_id in sorted({i.user_id for i in interactions}):
         catalog.upsert_user(User(user_id=user_id, is_new_user=False))  # counted in load_history
     log.append_many(interactions)
     weights: dict[tuple[str, str | None], float] = defaultdict(float)
     counts: dict[str, int] = defaultdict(int)
     for interaction in interactions:
-        weights[(interaction.item_id, items[interaction.item_id].category)] += interaction.weight
+        weights[(interaction.item_id, categories.get(interaction.item_id))] += interaction.weight
         counts[interaction.item_id] += 1
     features.add_popularity(weights)
     catalog.add_interactions(counts)

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import redis
 
-from localcloud.aws_resources import ACCOUNT_ID, create_stack_resources
+from localcloud.aws_resources import ACCOUNT_ID, create_stack_resources, empty_buckets
 from localcloud.services.aws_emulator import AwsEmulator
 from localcloud.services.base import Service, ServiceError
 from localcloud.services.cassandra import Cassandra
@@ -180,6 +180,8 @@ class LocalCloud:
         context = stack.context(self.ports, self.layout)
         try:
             create_stack_resources(context, self.aws_client)
+            if fresh:  # a model published by an earlier run must not outlive the data it was trained on
+                empty_buckets(context, self.aws_client)
         except Exception as exc:  # botocore errors carry the emulator's message
             raise ServiceError(
                 f"creating {stack.name}'s AWS resources in the emulator failed: {exc}"

@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import signal
 
-    from localcloud.settings import HOST, SERVED_STACK, TEST_STACK, Layout, Ports, aws_environment
+    from localcloud.settings import HOST, STACKS, Layout, Ports, aws_environment
     from localcloud.stack import LocalCloud
     from localcloud.template import load_template
 
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template", type=Path, default=None)
     parser.add_argument(
         "--stack",
-        choices=["served", "test", "none"],
+        choices=[*STACKS, "none"],
         default="served",
         help="whose template parameters to use (none: the template's defaults)",
     )
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     layout, ports = Layout(), Ports()
-    stack = {"served": SERVED_STACK, "test": TEST_STACK}.get(args.stack)
+    stack = STACKS.get(args.stack)
     template_path = args.template or layout.template
     ctx = StackContext(
         template=load_template(template_path),

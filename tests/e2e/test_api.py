@@ -399,8 +399,9 @@ def test_similar_items_and_explanation(api, catalog_items):
         "GET", f"/v1/recommendations/{catalog_items[0]}/explain?user_id=u1", api.reader
     )
     factors = body["explanation"]["contributing_factors"]
-    assert status == 200 and factors and abs(sum(f["weight"] for f in factors) - 1) < 0.05
-    assert body["explanation"]["predicted_rating"] == 4.2
+    assert status == 200 and factors and abs(sum(f["weight"] for f in factors) - 1) < 0.001
+    assert body["model_version"] == "popularity-v1"  # no model trained yet in this module
+    assert body["explanation"]["predicted_rating"] is None  # popularity predicts no rating
 
 
 # -- catalog, users, experiments, docs -------------------------------------------------------

@@ -1,71 +1,218 @@
-"""popularity-v1 ranking rules over in-memory stores (the real adapters are tested elsewhere)."""
+"""The recommendation seam (candidates → filters → scorer → explanation) and its fallbacks, on a
+model trained by the real code and in-memory stand-ins for the stores (the adapters are tested
+against the real servers in tests/integration)."""
 
-from datetime import UTC, datetime
+from __future__ import annotations
+
 from types import SimpleNamespace
 
-from recsys.domain import Interaction, Item
-from recsys.logic.recommend import RankingRequest, Stores, recommend
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-ITEMS = {
-    "a": Item("a", "A", category="Drama"),
-    "b": Item("b", "B", category="Comedy"),
-    "c": Item("c", "C", category="Comedy"),
-    "d": Item("d", "D", category="Drama", is_active=False),
-    "seen": Item("seen", "Seen", category="Comedy"),
-}
-POPULARITY = [("a", 10.0), ("b", 9.0), ("c", 8.9), ("d", 20.0), ("seen", 30.0)]
+from recsys.domain import Item
+from recsys.logic.recommend import RankingRequest, Stores, explain, recommend, similar_items
+from recsys.stores.feature_store import RecentAction, UserHistory
+from recsys.stores.precomputed import PrecomputedRow
+from tests.unit.engine_fixtures import ROMANCE, SCIFI, items, trained
+
+_, BUNDLE = trained()
+CATALOG = {item.item_id: item for item in items()}
 
 
-def stores(history=(), excluded=(), favourites=()):
-    preferences = SimpleNamespace(values={"excluded_items": [], "favorite_categories": list(favourites)})
+def fake_stores(
+    weights=None,
+    recent=(),
+    excluded=(),
+    favourites=(),
+    excluded_items=(),
+    history_down=False,
+    model=BUNDLE,
+    precomputed=(),
+    inactive=(),
+):
+    catalog = {
+        i: (Item(**{**item.__dict__, "is_active": False}) if i in inactive else item)
+        for i, item in CATALOG.items()
+    }
+    preferences = SimpleNamespace(
+        values={"excluded_items": list(excluded_items), "favorite_categories": list(favourites)}
+    )
+
+    def history(user_id):
+        if history_down:
+            raise RedisConnectionError("redis is down")
+        return UserHistory(
+            weights=dict(weights or {}), recent=[RecentAction(i, "watch", s) for i, s in recent]
+        )
+
+    popular = sorted(
+        CATALOG,
+        key=lambda i: (-float(BUNDLE.popularity[BUNDLE.position[i]]) if i in BUNDLE.position else 0.0, i),
+    )
     return Stores(
         catalog=SimpleNamespace(
-            get_items=lambda ids: {i: ITEMS[i] for i in ids if i in ITEMS},
-            popular_items=lambda limit, category=None: [],
+            get_item=lambda item_id: catalog.get(item_id),
+            get_items=lambda ids: {i: catalog[i] for i in ids if i in catalog},
+            popular_items=lambda limit, category=None: [
+                (i, 1.0) for i in popular if category is None or catalog[i].category == category
+            ][:limit],
         ),
-        features=SimpleNamespace(popular=lambda limit, category=None: POPULARITY[:limit]),
-        log=SimpleNamespace(for_user=lambda user_id, limit: list(history)),
+        features=SimpleNamespace(
+            history=history,
+            popular=lambda limit, category=None: (
+                (_ for _ in ()).throw(RedisConnectionError())
+                if history_down
+                else [(i, 10.0 - n) for n, i in enumerate(popular[:limit])]
+            ),
+        ),
         feedback=SimpleNamespace(excluded_items=lambda user_id: set(excluded)),
         preferences=SimpleNamespace(current=lambda user_id: preferences),
+        precomputed=SimpleNamespace(for_user=lambda user_id, kind, now: list(precomputed)),
+        models=SimpleNamespace(current=lambda: model),
     )
 
 
-def event(item_id, session_id="s1", action="click"):
-    return Interaction(
-        f"e-{item_id}", "u1", item_id, action, datetime(2024, 1, 1, tzinfo=UTC), session_id=session_id
+def ids(answer):
+    return [r.item.item_id for r in answer.recommendations]
+
+
+FAN = {SCIFI[0]: 3.0, SCIFI[1]: 3.0}
+FAN_RECENT = [(SCIFI[1], "s1"), (SCIFI[0], "s1")]
+
+
+def test_the_model_serves_a_known_user_and_names_its_version():
+    answer = recommend(fake_stores(FAN, FAN_RECENT), "u1", 5)
+    assert answer.model_version == "test-v1"
+    assert ids(answer)[0].startswith("scifi") and not set(ids(answer)) & set(FAN)
+    first = answer.recommendations[0].explanation
+    assert first["type"] in ("collaborative", "sequential") and first["similar_items"][0] in FAN
+    assert sum(f["weight"] for f in first["factors"]) == pytest.approx(1.0, abs=1e-3)
+    assert first["reason"].startswith("Because you")
+
+
+def test_excluded_items_never_appear_whatever_their_score():
+    best = ids(recommend(fake_stores(FAN, FAN_RECENT), "u1", 3))
+    answer = recommend(
+        fake_stores(FAN, FAN_RECENT, excluded={best[0]}, excluded_items=[best[1]]),
+        "u1",
+        20,
+        exclude={best[2]},
+    )
+    assert not set(best) & set(ids(answer))
+
+
+def test_consumed_items_are_left_out_unless_the_context_is_about_them():
+    everything = {i: 3.0 for i in SCIFI}
+    assert not set(SCIFI) & set(ids(recommend(fake_stores(everything), "u1", 20)))
+    again = recommend(fake_stores(everything), "u1", 20, request=RankingRequest(context="watch_again"))
+    assert set(SCIFI) & set(ids(again))
+
+
+def test_category_filter_and_inactive_items():
+    answer = recommend(fake_stores(FAN, FAN_RECENT, inactive={SCIFI[2]}), "u1", 20, category="Romance")
+    assert ids(answer) and {CATALOG[i].category for i in ids(answer)} == {"Romance"}
+    answer = recommend(fake_stores(FAN, FAN_RECENT, inactive={SCIFI[2]}), "u1", 20)
+    assert SCIFI[2] not in ids(answer)
+
+
+def test_a_stranger_gets_popular_items_and_is_told_so():
+    answer = recommend(fake_stores(), "stranger", 5)
+    assert answer.model_version == "test-v1"
+    assert all(r.explanation["type"] == "popularity" for r in answer.recommendations)
+    assert "do not know your taste" in answer.recommendations[0].explanation["reason"]
+
+
+def test_a_new_user_with_preferences_gets_their_favourite_categories():
+    answer = recommend(fake_stores(favourites=["Romance"]), "newbie", 4)
+    assert {CATALOG[i].category for i in ids(answer)} == {"Romance"}
+    first = answer.recommendations[0].explanation
+    assert first["reason"].endswith("a category you like (we do not know your taste yet)")
+    assert first["matching_attributes"] == ["category"]
+    assert {f["factor"] for f in first["factors"]} == {"popularity", "category_preference"}
+
+
+def test_the_session_is_a_signal_only_within_that_session():
+    weights = {SCIFI[0]: 3.0, ROMANCE[0]: 3.0}
+    recent = [(SCIFI[0], "old"), (ROMANCE[0], "now")]
+    stores = fake_stores(weights, recent)
+    in_session = recommend(stores, "u1", 1, request=RankingRequest(session_id="now")).recommendations[0]
+    factors = {f["factor"] for f in in_session.explanation["factors"]}
+    assert "session" in factors
+    elsewhere = recommend(stores, "u1", 1, request=RankingRequest(session_id="other")).recommendations[0]
+    assert "session" not in {f["factor"] for f in elsewhere.explanation["factors"]}
+
+
+def test_without_the_real_time_store_precomputed_rows_answer_and_say_so():
+    rows = [PrecomputedRow("u1", ROMANCE[5], 1, 0.9, "collaborative", "old-v0")]
+    answer = recommend(fake_stores(history_down=True, precomputed=rows), "u1", 5)
+    assert answer.model_version == "precomputed:old-v0" and ids(answer) == [ROMANCE[5]]
+    assert answer.recommendations[0].explanation["type"] == "precomputed"
+
+
+def test_without_a_model_or_precomputed_rows_popularity_answers():
+    answer = recommend(fake_stores(FAN, model=None), "u1", 5)
+    assert answer.model_version == "popularity-v1" and len(ids(answer)) == 5
+    assert not set(FAN) & set(ids(answer))
+    down = recommend(fake_stores(history_down=True), "u1", 5)
+    assert (
+        down.model_version == "popularity-v1"
+        and "unavailable" in down.recommendations[0].explanation["reason"]
     )
 
 
-def ids(results):
-    return [r.item.item_id for r in results]
+def test_popularity_v1_weights_are_its_additive_parts():
+    answer = recommend(fake_stores(model=None, favourites=["Romance"]), "u1", 3)
+    top = answer.recommendations[0]
+    assert CATALOG[top.item.item_id].category == "Romance"
+    weights = {f["factor"]: f["weight"] for f in top.explanation["factors"]}
+    assert set(weights) == {"popularity", "category_preference"} and sum(weights.values()) == pytest.approx(1)
 
 
-def test_popular_active_unseen_items_in_order():
-    results = recommend(stores(history=[event("seen")]), "u1", 10)
-    assert ids(results) == ["a", "b", "c"]
-    assert [r.rank for r in results] == [1, 2, 3] and results[0].score == 1.0
+def test_explain_decomposes_the_score_it_would_rank_by():
+    stores = fake_stores(FAN, FAN_RECENT)
+    target = ids(recommend(stores, "u1", 1))[0]
+    explanation, version = explain(stores, "u1", target)
+    assert version == "test-v1" and explanation["would_be_recommended"] is True
+    factors = explanation["contributing_factors"]
+    assert sum(f["weight"] for f in factors) == pytest.approx(1.0, abs=1e-3)
+    assert sum(f["contribution"] for f in factors) == pytest.approx(explanation["score"], abs=1e-5)
+    assert explanation["similar_items_watched"] and set(explanation["similar_items_watched"]) <= set(FAN)
+    assert explanation["predicted_rating"] is None  # the fixture's log had no ratings
 
 
-def test_not_interested_and_request_exclusions_are_left_out():
-    assert ids(recommend(stores(excluded={"a"}), "u1", 10, exclude={"b"})) == ["seen", "c"]
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        ({"weights": FAN}, "already_consumed"),
+        ({"excluded": {SCIFI[0]}}, "excluded"),
+        ({"inactive": {SCIFI[0]}}, "inactive"),
+    ],
+)
+def test_explaining_an_item_that_would_not_be_shown_says_so(setup, reason):
+    explanation, _ = explain(fake_stores(**setup), "u1", SCIFI[0])
+    assert explanation["primary_reason"] == reason and explanation["contributing_factors"] == []
+    assert explanation["would_be_recommended"] is False
 
 
-def test_favourite_categories_are_boosted():
-    results = recommend(stores(favourites=["Comedy"]), "u1", 10)
-    assert ids(results)[:3] == ["seen", "b", "c"] and results[1].explanation["type"] == "content_based"
+def test_similar_items_come_from_the_model_and_new_items_from_their_content():
+    answer = similar_items(fake_stores(), SCIFI[3], 4)
+    assert answer.model_version == "test-v1" and SCIFI[3] not in [i.item_id for i, _, _ in answer.similar]
+    assert all(i.category == "SciFi" for i, _, _ in answer.similar[:3])
+    new = similar_items(fake_stores(), "romance_new", 3)
+    assert all(i.category == "Romance" for i, _, _ in new.similar)
+    assert new.similar[0][2].startswith("Similar content: category Romance")
 
 
-def test_the_sessions_categories_are_boosted_only_in_that_session():
-    history = [event("seen", session_id="s1")]
-    assert ids(recommend(stores(history=history), "u1", 2, request=RankingRequest(session_id="s1"))) == [
-        "b",
-        "c",
-    ]
-    assert ids(recommend(stores(history=history), "u1", 2, request=RankingRequest(session_id="s2"))) == [
-        "a",
-        "b",
-    ]
-
-
-def test_category_filter():
-    assert ids(recommend(stores(), "u1", 10, category="comedy")) == ["seen", "b", "c"]
+def test_items_the_model_does_not_know_complete_a_short_list_and_say_where_they_came_from():
+    stores = fake_stores(FAN, FAN_RECENT)
+    known = len(ids(recommend(stores, "u1", 100)))
+    answer = recommend(stores, "u1", known + 1)
+    assert len(ids(answer)) == known  # nothing else is in the catalog
+    CATALOG["brand_new"] = Item("brand_new", "Brand new", category="SciFi")
+    try:
+        answer = recommend(fake_stores(FAN, FAN_RECENT), "u1", known + 1)
+    finally:
+        del CATALOG["brand_new"]
+    assert (
+        ids(answer)[-1] == "brand_new" and answer.recommendations[-1].explanation["source"] == "popularity-v1"
+    )

@@ -71,7 +71,12 @@ def contributing_items(
 
 
 def describe(
-    primary: str, item: Item, because: list[str], titles: Mapping[str, Item], actions: Mapping[str, str]
+    primary: str,
+    item: Item,
+    because: list[str],
+    titles: Mapping[str, Item],
+    actions: Mapping[str, str],
+    favourite: bool = False,
 ) -> str:
     first = titles.get(because[0]) if because else None
     if primary in ("similar_items", "recent_activity", "session") and first is not None:
@@ -83,6 +88,8 @@ def describe(
         return f"Because you {verb} {first.title}"
     if primary == "category_preference":
         return f"In {item.category}, a category you like"
+    if favourite:
+        return f"Popular in {item.category}, a category you like"
     return f"Popular in {item.category}" if item.category else "Popular right now"
 
 
@@ -96,14 +103,15 @@ def recommendation_explanation(
 ) -> dict[str, Any]:
     weighted = shares(scored.factor_shares(k))
     primary = weighted[0][0] if weighted else "popularity"
+    favourite = any(name == "category_preference" and w > 0 for name, w in weighted)
     explanation: dict[str, Any] = {
         "type": TYPES[primary],
-        "reason": describe(primary, item, because, titles, actions),
+        "reason": describe(primary, item, because, titles, actions, favourite),
         "factors": [{"factor": name, "weight": round(weight, 4)} for name, weight in weighted],
     }
     if because and primary in ("similar_items", "recent_activity", "session"):
         explanation["similar_items"] = because
-    if primary == "category_preference":
+    if favourite:
         explanation["matching_attributes"] = ["category"]
     return explanation
 

@@ -285,6 +285,12 @@ def _from_model(
         if not personal:
             explanation["reason"] += " (we do not know your taste yet)"
         results.append(Recommendation(item, round(float(scored.total[k]), 6), rank, explanation))
+    if len(results) < limit:  # items the model does not know yet (added since it was trained)
+        shown = {r.item.item_id for r in results}
+        extra = _popular(stores, context, limit - len(results), category, skip | consumed | shown, request)
+        for r in extra.recommendations:
+            explanation = {**r.explanation, "source": POPULARITY_MODEL}
+            results.append(Recommendation(r.item, r.score, len(results) + 1, explanation))
     return Answer(results, _version(bundle, request))
 
 
@@ -476,16 +482,48 @@ def explain(
     if not_shown is not None:
         return _refusal(*not_shown), version
     if bundle is None or history is None:
-        return _refusal(
-            "personalisation_unavailable",
-            "The model or the real-time history cannot be reached right now; popular items are being served",
-        ), version
+        return _explain_with_popularity(stores, context, item), version
     if item_id not in bundle.position:
         return _refusal(
             "not_in_model",
             "This item was added after the current model was trained; the next refresh includes it",
         ), version
     return _explain_with_model(stores, bundle, context, history, item, request), version
+
+
+def _explain_with_popularity(stores: Stores, context: UserContext, item: Item) -> dict[str, Any]:
+    """popularity-v1's own terms for this item (what serves while there is no model)."""
+    from recsys.logic.explanations import shares
+
+    ranked = dict(_popular_ranked(stores, None, 1000))
+    top = max(ranked.values(), default=0.0) or 1.0
+    favourite = (item.category or "").lower() in context.favourites
+    parts = {
+        "popularity": max(ranked.get(item.item_id, 0.0), 0.0) / top,
+        "category_preference": FAVOURITE_BONUS if favourite else 0.0,
+    }
+    descriptions = {
+        "popularity": "Popular with everyone (popularity-v1: there is no trained model to ask)",
+        "category_preference": f"{item.category} is a category you said you like",
+    }
+    weighted = shares(parts)
+    return {
+        "primary_reason": weighted[0][0] if weighted else "none",
+        "description": None if context.history is not None else "Personalisation is unavailable right now",
+        "would_be_recommended": bool(weighted),
+        "score": round(sum(parts.values()), 6),
+        "contributing_factors": [
+            {
+                "factor": n,
+                "weight": round(w, 4),
+                "contribution": round(parts[n], 6),
+                "description": descriptions[n],
+            }
+            for n, w in weighted
+        ],
+        "similar_items_watched": [],
+        "predicted_rating": None,  # popularity does not predict ratings
+    }
 
 
 def _not_shown(item: Item, context: UserContext, request: RankingRequest) -> tuple[str, str] | None:

@@ -1,0 +1,175 @@
+"""`make eval`: the served model's quality through the public API, beside four baselines, on one split.
+
+MovieLens-100k (fetched by `make up`) is split by the protocol of evaluation/protocol.py (temporal
+leave-last-out, ties in the data file's order). The training events go into a stack of their own
+(`recsys-eval`) through the project's ingest code, the refresh function trains on them through the
+local runtime, and every user's top 10 comes from `GET /v1/recommendations`. The baselines are
+computed in-process on the same split. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+
+from evaluation import baselines
+from evaluation.protocol import Event, item_universe, leave_last_out, metrics
+from localcloud import seed
+from localcloud.services.postgres import SUPERUSER
+from localcloud.settings import EVAL_STACK, HOST, ROOT
+from localcloud.stack import LocalCloud
+
+KEYS = ("hr@10", "ndcg@10", "coverage@10", "se_hr@10", "se_ndcg@10")
+
+
+def _log(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def eval_runtime(log_file: Path) -> Iterator[tuple[int, int]]:
+    """A local runtime serving the eval stack on ports of its own, stopped afterwards."""
+    api_port, invoke_port = _free_port(), _free_port()
+    command = [sys.executable, "-m", "localcloud.runtime", "--stack", "eval"]
+    command += ["--api-port", str(api_port), "--invoke-port", str(invoke_port)]
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 300
+            while True:
+                with socket.socket() as sock:
+                    if sock.connect_ex((HOST, api_port)) == 0:
+                        break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"error: the eval runtime did not start; see {log_file}")
+                time.sleep(0.2)
+            yield api_port, invoke_port
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+def load_split(cloud: LocalCloud) -> tuple[list[Event], dict[str, str], list[str]]:
+    """Deploy the eval stack afresh and ingest the catalog and the training events into it."""
+    from recsys.stores.catalog import PostgresCatalog
+    from recsys.stores.feature_store import RedisFeatureStore
+    from recsys.stores.interaction_log import CassandraInteractionLog
+
+    items, interactions = seed.read_movielens(seed.fetch(cloud.layout.cache / "datasets"))
+    events = [Event(i.user_id, i.item_id, i.action, i.event_time.timestamp()) for i in interactions]
+    train, held_out = leave_last_out(events)
+    held = set(held_out.items())
+    kept = [i for i in interactions if (i.user_id, i.item_id) not in held]
+    cloud.deploy(EVAL_STACK, fresh=True)
+    features = RedisFeatureStore(redis.Redis(host=HOST, port=cloud.ports.redis, db=EVAL_STACK.redis_db))
+    with (
+        psycopg.connect(
+            host=HOST, port=cloud.ports.postgres, user=SUPERUSER, dbname=EVAL_STACK.database, autocommit=True
+        ) as conn,
+        cloud.cassandra.session() as session,
+    ):
+        session.set_keyspace(EVAL_STACK.keyspace)
+        seed.ingest(items, kept, PostgresCatalog(conn), CassandraInteractionLog(session), features)
+    return train, held_out, item_universe(events)
+
+
+def served_rankings(api_port: int, key: str, users: list[str], workers: int = 4) -> dict[str, list[str]]:
+    def top10(user: str) -> tuple[str, list[str], str]:
+        request = urllib.request.Request(
+            f"http://{HOST}:{api_port}/v1/recommendations?user_id={user}&limit=10",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as reply:  # loopback only
+            body = json.loads(reply.read())
+        return user, [r["item_id"] for r in body["recommendations"]], body["model_version"]
+
+    rankings: dict[str, list[str]] = {}
+    versions: set[str] = set()
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        for user, ranked, version in pool.map(top10, users):
+            rankings[user] = ranked
+            versions.add(version)
+    _log(f"served by {', '.join(sorted(versions))}")
+    return rankings
+
+
+def _row(name: str, figures: dict[str, float]) -> str:
+    return (
+        f"  {name:<12} {figures['hr@10']:.4f} ± {figures['se_hr@10']:.4f}   "
+        f"{figures['ndcg@10']:.4f} ± {figures['se_ndcg@10']:.4f}   {figures['coverage@10']:.3f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make eval", description=__doc__)
+    parser.add_argument("--skip-baselines", action="store_true", help="only the served model")
+    args = parser.parse_args(argv)
+    cloud = LocalCloud()
+    down = [s.title for s in cloud.stores if s.pid() is None or not s.answers()]
+    if down:
+        print(f"error: the local cloud is not up ({', '.join(down)}): run `make up` first", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    _log("splitting MovieLens-100k (leave-last-out, ties in file order) and loading the eval stack...")
+    train, held_out, items = load_split(cloud)
+    _log(f"{len(train)} training events, {len(held_out)} held-out users, {len(items)} items")
+    log_file = cloud.layout.log("eval-runtime")
+    with eval_runtime(log_file) as (api_port, invoke_port):
+        version = cloud.refresh(invoke_port)
+        _log(f"trained {version} through the refresh function")
+        time.sleep(0.1)
+        key = cloud.create_api_key("enterprise", ["read"], "eval", stack=EVAL_STACK)
+        rankings = served_rankings(api_port, key, sorted(held_out))
+    results: dict[str, dict[str, Any]] = {"served": metrics(rankings, held_out, len(items))}
+    results["served"]["model_version"] = version  # type: ignore[assignment]
+    chosen: dict[str, dict[str, float]] = {}
+    if not args.skip_baselines:
+        for name, run in (
+            ("popular", baselines.most_popular),
+            ("ease", baselines.ease),
+            ("als", baselines.als),
+            ("sequential", baselines.sequential_ease),
+        ):
+            _log(f"baseline {name} (hyper-parameters chosen on the validation split)...")
+            result = run(train, items)
+            results[name] = metrics(result.rankings, held_out, len(items))
+            chosen[name] = result.params
+    print(f"\nMovieLens-100k, leave-last-out (ties in file order), {len(held_out)} users, {len(items)} items")
+    print(f"  {'model':<12} {'HR@10 ± se':<18} {'NDCG@10 ± se':<18} coverage@10")
+    for name, figures in results.items():
+        print(_row(name, figures))
+    for name, params in chosen.items():
+        print(f"  {name} chose {params} on validation")
+    best = max((r["ndcg@10"] for n, r in results.items() if n != "served"), default=0.0)
+    if best:
+        print(f"  served / best baseline NDCG@10: {results['served']['ndcg@10'] / best:.3f}")
+    print(f"  took {time.monotonic() - started:.0f}s")
+    summary = {name: {k: round(float(r[k]), 4) for k in KEYS} for name, r in results.items()}
+    summary["served"]["model_version"] = version  # type: ignore[assignment]
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

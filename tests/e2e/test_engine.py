@@ -1,0 +1,197 @@
+"""The recommendation engine end to end: HTTP through the local gateway, the refresh function run by
+the local runtime, the model published to the AWS emulator's S3 and served from the shared layer,
+interactions flowing through Kinesis into the real-time history (Redis)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+
+from tests.e2e.conftest import Runtime, free_port, wait_for
+from tests.e2e.test_api import Api
+
+TASTES = {"SciFi": ("space", "robots"), "Romance": ("love", "paris")}
+USERS_PER_TASTE = 12
+CHAIN = 8
+
+
+@pytest.fixture(scope="module")
+def world(cloud, function_env, tmp_path_factory):
+    """Two tastes, each a chain of items that its users consume in order, ingested through the API."""
+    runtime = Runtime(cloud, tmp_path_factory.mktemp("engine"))
+    api = Api(runtime, cloud)
+    tag = uuid.uuid4().hex[:6]
+    items = {taste: [f"{taste.lower()}_{tag}_{n}" for n in range(CHAIN)] for taste in TASTES}
+    for taste, chain in items.items():
+        for n, item_id in enumerate(chain):
+            body = {"title": f"{taste} {n} {tag}", "category": taste, "tags": list(TASTES[taste])}
+            assert api.call("PUT", f"/v1/items/{item_id}", api.admin, body)[0] == 200
+    sent = 0
+    for taste, chain in items.items():
+        for u in range(USERS_PER_TASTE):
+            for item_id in chain[u % 3 : u % 3 + 5]:
+                user = f"{taste.lower()}_fan_{tag}_{u}"
+                status, _, _ = api.call(
+                    "POST",
+                    "/v1/interactions",
+                    api.writer,
+                    {"user_id": user, "item_id": item_id, "action": "watch"},
+                )
+                assert status == 202
+                sent += 1
+    last_user = f"romance_fan_{tag}_{USERS_PER_TASTE - 1}"
+    assert wait_for(lambda: _history_size(api, last_user) == 5, 60), "the consumers did not apply the events"
+    yield api, tag, items
+    runtime.stop()
+
+
+def _history_size(api: Api, user: str) -> int:
+    status, _, body = api.call("GET", f"/v1/users/{user}", api.reader)
+    return body["total_interactions"] if status == 200 else 0
+
+
+def refresh(api: Api) -> str:
+    error, payload = api.runtime.invoke("IndexRefreshFunction", {})
+    assert error is None, payload
+    return payload["model_version"]
+
+
+def recommendations(api: Api, user: str, limit: int = 10, key: str | None = None) -> dict:
+    status, _, body = api.call("GET", f"/v1/recommendations?user_id={user}&limit={limit}", key or api.reader)
+    assert status == 200, body
+    return body
+
+
+def served_by(api: Api, user: str, version: str, timeout: float = 15) -> bool:
+    return bool(wait_for(lambda: recommendations(api, user)["model_version"] == version, timeout))
+
+
+def test_refresh_publishes_a_version_and_serving_switches_to_it_without_restart(world):
+    api, tag, items = world
+    user = f"scifi_fan_{tag}_0"
+    first = refresh(api)
+    assert served_by(api, user, first)
+    answer = recommendations(api, user)
+    assert answer["recommendations"][0]["item_id"] in items["SciFi"]
+    assert answer["recommendations"][0]["explanation"]["type"] in ("collaborative", "sequential")
+    second = refresh(api)
+    assert second != first and served_by(api, user, second)
+    s3 = api.runtime.aws("s3")
+    bucket = next(
+        b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("recsys-test-index")
+    )
+    latest = json.loads(s3.get_object(Bucket=bucket, Key="latest.json")["Body"].read())
+    metadata = json.loads(s3.get_object(Bucket=bucket, Key=f"{second}/metadata.json")["Body"].read())
+    assert latest["version"] == second and metadata["index"]["recall_at_50"] == 1.0
+    assert metadata["counts"]["items_with_interactions"] >= 2 * 7  # chain[0:7] of each taste
+
+
+def test_an_interaction_changes_the_next_recommendations_within_a_second(world):
+    api, tag, items = world
+    user = f"scifi_fan_{tag}_1"
+    assert served_by(api, user, recommendations(api, user)["model_version"])
+    before = [r["item_id"] for r in recommendations(api, user)["recommendations"]]
+    assert before[0] in items["SciFi"]
+    for item_id in items["Romance"][2:5]:
+        sent = time.monotonic()
+        status, _, _ = api.call(
+            "POST",
+            "/v1/interactions",
+            api.writer,
+            {"user_id": user, "item_id": item_id, "action": "purchase"},
+        )
+        assert status == 202
+
+    def changed() -> bool:
+        after = [r["item_id"] for r in recommendations(api, user)["recommendations"]]
+        return after[0] in items["Romance"] and not set(items["Romance"][2:5]) & set(after)
+
+    assert wait_for(changed, 5)
+    took = time.monotonic() - sent
+    assert took < 1.0, f"the last interaction took {took:.2f}s to change the recommendations"
+
+
+def test_not_interested_removes_the_item_at_once(world):
+    api, tag, _ = world
+    user = f"romance_fan_{tag}_2"
+    top = recommendations(api, user)["recommendations"][0]["item_id"]
+    status, _, _ = api.call(
+        "POST",
+        "/v1/feedback",
+        api.writer,
+        {"user_id": user, "item_id": top, "feedback_type": "not_interested"},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert status == 201
+    assert top not in [r["item_id"] for r in recommendations(api, user, 50)["recommendations"]]
+    status, _, body = api.call("GET", f"/v1/recommendations/{top}/explain?user_id={user}", api.reader)
+    assert status == 200 and body["explanation"]["primary_reason"] == "excluded"
+
+
+def test_explanations_decompose_the_score(world):
+    api, tag, items = world
+    user = f"scifi_fan_{tag}_3"
+    item = recommendations(api, user)["recommendations"][0]
+    status, _, body = api.call(
+        "GET", f"/v1/recommendations/{item['item_id']}/explain?user_id={user}", api.reader
+    )
+    explanation = body["explanation"]
+    assert status == 200 and explanation["would_be_recommended"] is True
+    assert sum(f["weight"] for f in explanation["contributing_factors"]) == pytest.approx(1, abs=1e-3)
+    assert sum(f["contribution"] for f in explanation["contributing_factors"]) == pytest.approx(
+        item["score"], abs=1e-4
+    )
+    assert explanation["score"] == pytest.approx(item["score"], abs=1e-6)
+    consumed = set(items["SciFi"][0:5])  # user 3 watched chain[3 % 3 : 3 % 3 + 5]
+    assert explanation["similar_items_watched"] and set(explanation["similar_items_watched"]) <= consumed
+
+
+def test_a_new_item_gets_content_based_similar_items_after_refresh(world):
+    api, tag, items = world
+    new = f"scifi_new_{tag}"
+    body = {"title": f"Robots in space {tag}", "category": "SciFi", "tags": list(TASTES["SciFi"])}
+    assert api.call("PUT", f"/v1/items/{new}", api.admin, body)[0] == 200
+    status, _, before = api.call("GET", f"/v1/items/{new}/similar?limit=5", api.reader)
+    assert status == 200 and before["model_version"] == "popularity-v1"  # not in the model yet
+    version = refresh(api)
+    assert served_by(api, f"scifi_fan_{tag}_0", version)
+
+    def similar() -> dict:
+        return api.call("GET", f"/v1/items/{new}/similar?limit=5", api.reader)[2]
+
+    assert wait_for(lambda: similar()["model_version"] == version, 15)
+    answer = similar()
+    ours = [s for s in answer["similar_items"] if s["item_id"] in items["SciFi"] + items["Romance"]]
+    assert ours and all(s["item_id"] in items["SciFi"] for s in ours[:3])
+    assert all(s["similarity_reason"].startswith("Similar content: category SciFi") for s in ours[:3])
+
+
+def test_with_redis_unreachable_precomputed_recommendations_answer_and_say_so(cloud, world, tmp_path_factory):
+    api, tag, _ = world
+    user = f"romance_fan_{tag}_4"
+    version = refresh(api)
+    assert served_by(api, user, version)
+    broken = Runtime(cloud, tmp_path_factory.mktemp("no-redis"), env={"RECSYS_REDIS_PORT": str(free_port())})
+    try:
+        status, _, payload = broken.request(
+            "GET",
+            f"/v1/recommendations?user_id={user}&limit=5",
+            headers={"Authorization": f"Bearer {api.reader}"},
+        )
+        body = json.loads(payload)
+        assert status == 200, body
+        assert body["model_version"] == f"precomputed:{version}"
+        assert body["recommendations"] and body["recommendations"][0]["explanation"]["type"] == "precomputed"
+        status, _, payload = broken.request(
+            "GET",
+            "/v1/recommendations?user_id=nobody_knows&limit=5",
+            headers={"Authorization": f"Bearer {api.reader}"},
+        )
+        body = json.loads(payload)
+        assert status == 200 and body["model_version"] == "popularity-v1" and body["recommendations"]
+        assert "unavailable" in body["recommendations"][0]["explanation"]["reason"]
+    finally:
+        broken.stop()

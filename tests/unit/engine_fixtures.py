@@ -1,0 +1,56 @@
+"""A small world with known structure, trained by the real training code: two tastes (sci-fi and
+romance), each a chain of items that users consume in order, plus items nobody has touched."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recsys.domain import Item
+from recsys.engine import index as faiss_index
+from recsys.engine.bundle import ModelBundle
+from recsys.engine.model import Blend
+from recsys.engine.training import TrainingData, TrainParams, fit
+
+SCIFI = [f"scifi_{n}" for n in range(8)]
+ROMANCE = [f"romance_{n}" for n in range(8)]
+COLD = {"scifi_new": "SciFi", "romance_new": "Romance"}
+
+
+def items() -> list[Item]:
+    catalog = [Item(i, f"Space {i}", category="SciFi", tags=("space", "future")) for i in SCIFI]
+    catalog += [Item(i, f"Love {i}", category="Romance", tags=("love", "paris")) for i in ROMANCE]
+    catalog += [
+        Item("scifi_new", "Space odyssey", category="SciFi", tags=("space", "future")),
+        Item("romance_new", "Love in paris", category="Romance", tags=("love", "paris")),
+    ]
+    return catalog
+
+
+def pairs(users_per_taste: int = 30, seed: int = 3) -> dict[tuple[str, str], float]:
+    rng = np.random.default_rng(seed)
+    weights: dict[tuple[str, str], float] = {}
+    for taste, chain in (("s", SCIFI), ("r", ROMANCE)):
+        for u in range(users_per_taste):
+            start = int(rng.integers(0, 4))
+            for item_id in chain[start : start + 4]:
+                weights[(f"{taste}{u}", item_id)] = 3.0
+    return weights
+
+
+def trained(params: TrainParams | None = None) -> tuple[TrainingData, ModelBundle]:
+    data = TrainingData(items(), pairs(), events=0)
+    model = fit(data, params or TrainParams(rank=8, ease_lambda=5.0, content_ridge=0.1))
+    index, report = faiss_index.build(model.Q, model.Q[:4])
+    metadata = {"model_version": "test-v1", "blend": Blend().as_dict(), "index": report.as_dict()}
+    bundle = ModelBundle(
+        "test-v1",
+        model.item_ids,
+        model.categories,
+        model.P,
+        model.Q,
+        model.popularity,
+        model.warm,
+        index,
+        metadata,
+    )
+    return data, bundle

@@ -1,0 +1,149 @@
+"""The engine's parts on a world with known structure: training, content embeddings, fold-in, the
+score's decomposition, the index choice, and a bundle's round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsys.engine import index as faiss_index
+from recsys.engine.bundle import ModelBundle
+from recsys.engine.model import FACTORS, Blend, UserProfile, query_vector, score, user_terms
+from recsys.engine.training import content_matrix, ease, factorise, gram
+from tests.unit.engine_fixtures import ROMANCE, SCIFI, trained
+
+
+def top_items(bundle: ModelBundle, profile: UserProfile, blend: Blend | None = None, k: int = 5) -> list[str]:
+    terms = user_terms(bundle.position, profile, blend or bundle.blend)
+    candidates = np.asarray([p for p, i in enumerate(bundle.item_ids) if i not in profile.weights])
+    scored = score(
+        bundle.P, bundle.Q, bundle.popularity, bundle.categories, terms, profile.favourites,
+        blend or bundle.blend, candidates,
+    )  # fmt: skip
+    order = np.argsort(-scored.total, kind="stable")[:k]
+    return [bundle.item_ids[candidates[k_]] for k_ in order]
+
+
+def test_ease_never_recommends_an_item_for_itself_and_learns_co_consumption():
+    rows = [[0, 1], [0, 1], [1, 2], [2, 3]]
+    B = ease(gram(rows, 4), lam=0.5)
+    assert np.allclose(np.diag(B), 0)
+    assert B[0, 1] > B[0, 3]  # 0 and 1 are consumed together; 0 and 3 never are
+
+
+def test_factorisation_keeps_the_structure_of_b():
+    rng = np.random.default_rng(0)
+    low_rank = rng.standard_normal((50, 5)) @ rng.standard_normal((5, 50))
+    P, Q, kept = factorise(low_rank.astype(np.float32), rank=5, seed=1)
+    assert kept > 0.999 and np.allclose(P @ Q.T, low_rank, atol=1e-3)
+    _, _, partial = factorise(low_rank.astype(np.float32), rank=2, seed=1)
+    assert partial < 0.99  # a smaller rank loses energy, and says so
+
+
+def test_a_user_gets_more_of_their_taste():
+    _, bundle = trained()
+    scifi_fan = UserProfile(weights={SCIFI[0]: 3.0, SCIFI[1]: 3.0}, recent=[SCIFI[1], SCIFI[0]])
+    assert all(item.startswith("scifi") for item in top_items(bundle, scifi_fan, k=4))
+    romance_fan = UserProfile(weights={ROMANCE[2]: 3.0}, recent=[ROMANCE[2]])
+    assert all(item.startswith("romance") for item in top_items(bundle, romance_fan, k=4))
+
+
+def test_fold_in_one_interaction_changes_the_next_answer():
+    _, bundle = trained()
+    before = UserProfile(weights={SCIFI[2]: 3.0}, recent=[SCIFI[2]])
+    after = UserProfile(weights={SCIFI[2]: 3.0, ROMANCE[3]: 5.0}, recent=[ROMANCE[3], SCIFI[2]])
+    assert top_items(bundle, before, k=1)[0].startswith("scifi")
+    assert top_items(bundle, after, k=1)[0].startswith("romance")  # the newest action leads
+
+
+def test_a_dislike_pushes_its_neighbours_down():
+    _, bundle = trained()
+    liked = UserProfile(weights={SCIFI[3]: 3.0})
+    disliked = UserProfile(weights={SCIFI[3]: -3.0})
+    terms_liked = user_terms(bundle.position, liked, bundle.blend)
+    terms_disliked = user_terms(bundle.position, disliked, bundle.blend)
+    neighbour = np.asarray([bundle.position[SCIFI[4]]])
+    common = (bundle.P, bundle.Q, bundle.popularity, bundle.categories)
+    up = score(*common, terms_liked, frozenset(), bundle.blend, neighbour).total[0]
+    down = score(*common, terms_disliked, frozenset(), bundle.blend, neighbour).total[0]
+    assert up > 0 > down
+
+
+def test_items_nobody_touched_get_embeddings_from_their_content():
+    data, bundle = trained()
+    assert not bundle.warm[bundle.position["scifi_new"]] and bundle.warm[bundle.position[SCIFI[0]]]
+    for new, same, other in (("scifi_new", SCIFI, ROMANCE), ("romance_new", ROMANCE, SCIFI)):
+        p = bundle.P[bundle.position[new]]
+        same_score = np.mean([p @ bundle.Q[bundle.position[i]] for i in same])
+        other_score = np.mean([p @ bundle.Q[bundle.position[i]] for i in other])
+        assert same_score > other_score
+    C = content_matrix(data.items, 64)
+    assert np.allclose(np.linalg.norm(C, axis=1), 1.0)
+
+
+def test_the_factors_are_the_score_exactly():
+    _, bundle = trained()
+    blend = Blend(popularity_weight=0.3, favourite_weight=0.2, session_weight=0.5)
+    profile = UserProfile(
+        weights={SCIFI[0]: 3.0, ROMANCE[0]: 1.0},
+        recent=[ROMANCE[0], SCIFI[0]],
+        session=[ROMANCE[0]],
+        favourites=frozenset({"romance"}),
+    )
+    terms = user_terms(bundle.position, profile, blend)
+    candidates = np.arange(len(bundle.item_ids))
+    scored = score(
+        bundle.P, bundle.Q, bundle.popularity, bundle.categories, terms, profile.favourites, blend, candidates
+    )
+    assert scored.parts.shape == (len(FACTORS), len(candidates))
+    assert np.allclose(scored.parts.sum(axis=0), scored.total, atol=1e-6)
+    assert np.allclose(bundle.Q @ query_vector(bundle.P, terms), scored.parts[:3].sum(axis=0), atol=1e-5)
+    k = bundle.position[ROMANCE[1]]
+    per_item = terms["similar_items"].contributions(bundle.P, bundle.Q, k)
+    assert per_item.sum() == pytest.approx(float(scored.parts[0, k]), abs=1e-5)
+    assert scored.parts[4, k] == pytest.approx(0.2) and scored.parts[4, bundle.position[SCIFI[1]]] == 0
+
+
+def test_exact_index_below_the_threshold_and_ivf_with_measured_recall_above():
+    rng = np.random.default_rng(2)
+    centres = rng.standard_normal((20, 16)).astype(np.float32)
+    Q = (centres[rng.integers(0, 20, 4000)] + 0.1 * rng.standard_normal((4000, 16))).astype(np.float32)
+    queries = (centres[rng.integers(0, 20, 200)] + 0.1 * rng.standard_normal((200, 16))).astype(np.float32)
+    flat, report = faiss_index.build(Q, queries, exact_below=10_000)
+    assert report.kind == "flat" and report.recall_at_50 == 1.0 and flat.ntotal == 4000
+    ivf, report = faiss_index.build(Q, queries, exact_below=1_000)
+    assert report.kind == "ivf_flat" and report.nprobe is not None
+    assert report.recall_at_50 >= faiss_index.TARGET_RECALL
+    assert faiss_index.recall(ivf, Q, queries) == pytest.approx(report.recall_at_50)
+
+
+def test_a_bundle_survives_its_round_trip_through_files():
+    _, bundle = trained()
+    copy = ModelBundle.from_files(bundle.to_files())
+    assert copy.version == bundle.version and copy.item_ids == bundle.item_ids
+    assert np.array_equal(copy.Q, bundle.Q) and np.array_equal(copy.warm, bundle.warm)
+    assert copy.index.ntotal == len(bundle.item_ids)
+    query = bundle.P[0][None, :]
+    assert np.array_equal(copy.index.search(query, 5)[1], bundle.index.search(query, 5)[1])
+    assert copy.predicted_rating(1.0) is None  # no ratings, no calibration: null, never made up
+
+
+def test_a_calibrated_bundle_predicts_ratings_monotonically():
+    _, bundle = trained()
+    bundle.metadata["rating_calibration"] = {"scores": [0.0, 0.5, 1.0], "ratings": [2.5, 3.5, 4.5]}
+    assert bundle.predicted_rating(0.25) == 3.0 and bundle.predicted_rating(5.0) == 4.5
+
+
+def test_blend_overrides_are_checked():
+    assert Blend().with_overrides({"recent_weight": "2"}).recent_weight == 2.0
+    with pytest.raises(ValueError, match="unknown blend parameter"):
+        Blend().with_overrides({"nonsense": 1})
+
+
+def test_recall_counts_ties_with_the_kth_score_as_found():
+    Q = np.zeros((100, 4), dtype=np.float32)
+    Q[:10, 0] = np.arange(10, 0, -1)  # ten distinct leaders, ninety items tied at zero
+    index, report = faiss_index.build(Q, np.asarray([[1, 0, 0, 0]], dtype=np.float32))
+    assert report.recall_at_50 == 1.0
+    worse = faiss_index.recall(index, Q, np.asarray([[-1, 0, 0, 0]], dtype=np.float32), k=5)
+    assert worse == 1.0  # any five of the tied zeros are a correct top 5
