@@ -195,3 +195,33 @@ def test_with_redis_unreachable_precomputed_recommendations_answer_and_say_so(cl
         assert "unavailable" in body["recommendations"][0]["explanation"]["reason"]
     finally:
         broken.stop()
+
+
+def test_an_experiment_routes_users_between_ranking_blends_and_the_response_says_which(world):
+    api, tag, _ = world
+    experiment = f"ranking_{tag}"
+    variants = [
+        {"name": "control", "weight": 1},
+        {"name": "popular", "weight": 1, "blend": {"popularity_weight": 50.0}},
+    ]
+    bad = [{"name": "a", "weight": 1, "blend": {"no_such_knob": 1}}, {"name": "b", "weight": 1}]
+    status, _, body = api.call("PUT", f"/v1/experiments/{experiment}", api.admin, {"variants": bad})
+    assert status == 400 and "no_such_knob" in body["error"]["message"]
+    assert api.call("PUT", f"/v1/experiments/{experiment}", api.admin, {"variants": variants})[0] == 200
+    try:
+        seen = {}
+        for u in range(USERS_PER_TASTE):
+            user = f"scifi_fan_{tag}_{u}"
+            answer = recommendations(api, user)
+            version, _, label = answer["model_version"].partition("/")
+            assigned = api.call(
+                "POST", f"/v1/experiments/{experiment}/assignments", api.reader, {"user_id": user}
+            )
+            assert label == f"{experiment}:{assigned[2]['variant']}"
+            top = answer["recommendations"][0]["explanation"]["factors"][0]["factor"]
+            seen[assigned[2]["variant"]] = top
+        assert seen.get("popular") == "popularity" and seen.get("control") != "popularity"
+    finally:
+        variants = [{k: v for k, v in variant.items() if k != "blend"} for variant in variants]
+        body = {"variants": variants, "is_active": False}
+        assert api.call("PUT", f"/v1/experiments/{experiment}", api.admin, body)[0] == 200

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from recsys.engine import index as faiss_index
+from recsys.engine.blend import Blend
 from recsys.engine.bundle import ModelBundle
-from recsys.engine.model import FACTORS, Blend, UserProfile, query_vector, score, user_terms
+from recsys.engine.model import FACTORS, UserProfile, query_vector, score, user_terms
 from recsys.engine.training import content_matrix, ease, factorise, gram
 from tests.unit.engine_fixtures import ROMANCE, SCIFI, trained
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from recsys.engine.serving import ModelSource
     from recsys.stores.api_keys import PostgresApiKeyStore
     from recsys.stores.catalog import PostgresCatalog
+    from recsys.stores.experiments import PostgresExperimentStore
     from recsys.stores.feature_store import RedisFeatureStore
     from recsys.stores.feedback import PostgresFeedbackStore
     from recsys.stores.index_artifacts import S3IndexArtifacts
@@ -109,3 +110,9 @@ def model_source() -> ModelSource:
 
     settings = get_settings()
     return ModelSource(index_artifacts(), Path(settings.model_cache_dir), settings.model_check_seconds)
+
+
+def experiment_store() -> PostgresExperimentStore:
+    from recsys.stores.experiments import PostgresExperimentStore
+
+    return PostgresExperimentStore(postgres_connection(get_settings()))

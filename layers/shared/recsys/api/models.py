@@ -252,6 +252,13 @@ class ItemFeaturesResponse(BaseModel):
 class Variant(Strict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=50)]
     weight: float = Field(gt=0, le=1000)
+    blend: dict[str, float] | None = Field(
+        default=None,
+        max_length=20,
+        description="Ranking parameters this variant overrides (e.g. recent_weight, popularity_weight); "
+        "an active experiment with a blend routes GET /v1/recommendations, whose model_version then names "
+        "the experiment and variant",
+    )
 
 
 class ExperimentRequest(Strict):

@@ -18,7 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys.engine import index as faiss_index
-from recsys.engine.model import Blend, Matrix, Vector
+from recsys.engine.blend import Blend
+from recsys.engine.model import Matrix, Vector
 
 FILES = ("model.npz", "items.json", "index.faiss", "metadata.json")
 

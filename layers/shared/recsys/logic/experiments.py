@@ -6,7 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from recsys.logic.recommend import Variant
+    from recsys.stores.experiments import PostgresExperimentStore
 
 ASSIGNMENT_TTL = 86400
 
@@ -37,3 +41,17 @@ def assign(
         return {**fresh, "new": True}
     stored = redis_client.get(key)
     return {**(json.loads(stored) if stored else fresh), "new": False}
+
+
+def ranking_variant(store: PostgresExperimentStore, user_id: str) -> Variant | None:
+    """The ranking blend this user gets from the active ranking experiment (the same consistent
+    hashing as an assignment, so the assignment endpoint and the served variant agree)."""
+    from recsys.logic.recommend import Variant
+
+    found = store.active_ranking()
+    if found is None:
+        return None
+    experiment_id, variants = found
+    name = choose_variant(user_id, experiment_id, variants)
+    chosen = next(v for v in variants if v["name"] == name)
+    return Variant(experiment_id, name, dict(chosen.get("blend") or {}))

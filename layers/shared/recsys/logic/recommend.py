@@ -27,8 +27,9 @@ if TYPE_CHECKING:  # the store modules import their drivers; a function loads on
     import numpy as np
     import numpy.typing as npt
 
+    from recsys.engine.blend import Blend
     from recsys.engine.bundle import ModelBundle
-    from recsys.engine.model import Blend, Scored, Term
+    from recsys.engine.model import Scored, Term
     from recsys.stores.catalog import Catalog
     from recsys.stores.feature_store import FeatureStore, UserHistory
     from recsys.stores.feedback import PostgresFeedbackStore

@@ -19,8 +19,9 @@ import numpy as np
 
 from recsys.domain import ACTION_WEIGHTS
 from recsys.engine import index as faiss_index
+from recsys.engine.blend import Blend
 from recsys.engine.bundle import ModelBundle
-from recsys.engine.model import Blend, UserProfile, query_vector, score, user_terms
+from recsys.engine.model import UserProfile, query_vector, score, user_terms
 from recsys.engine.training import TrainedModel, TrainingData, TrainParams, fit
 from recsys.logic.explanations import TYPES, shares
 from recsys.observability import logger

@@ -27,3 +27,12 @@ class PostgresExperimentStore:
             "SELECT variants, is_active FROM experiments WHERE experiment_id = %s", (experiment_id,)
         ).fetchone()
         return (list(row[0]), bool(row[1])) if row else None
+
+    def active_ranking(self) -> tuple[str, list[dict[str, Any]]] | None:
+        """The newest active experiment whose variants carry a ranking blend, if any."""
+        row = self._conn.execute(
+            "SELECT experiment_id, variants FROM experiments WHERE is_active AND EXISTS"
+            " (SELECT 1 FROM jsonb_array_elements(variants) v WHERE jsonb_typeof(v->'blend') = 'object')"
+            " ORDER BY created_at DESC, experiment_id LIMIT 1"
+        ).fetchone()
+        return (str(row[0]), list(row[1])) if row else None

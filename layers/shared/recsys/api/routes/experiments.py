@@ -19,6 +19,7 @@ from recsys.api.models import (
 from recsys.api.routes import error_responses
 from recsys.config import get_settings
 from recsys.connections import postgres_connection, redis_client
+from recsys.engine.blend import Blend
 from recsys.logic.experiments import assign
 from recsys.stores.experiments import PostgresExperimentStore
 
@@ -46,6 +47,11 @@ def put_experiment(
         raise errors.InvalidInput(
             "Variant names must be unique", {"field": "variants", "reason": "duplicate name"}
         )
+    for variant in body.variants:
+        try:
+            Blend().with_overrides(variant.blend or {})
+        except ValueError as exc:
+            raise errors.InvalidInput(str(exc), {"field": "variants.blend", "reason": str(exc)}) from None
     _store().put(experiment_id, [v.model_dump() for v in body.variants], body.is_active)
     return ExperimentResponse(
         experiment_id=experiment_id,

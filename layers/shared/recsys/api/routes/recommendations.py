@@ -19,6 +19,7 @@ from recsys.api.models import (
 )
 from recsys.api.routes import error_responses
 from recsys.logic import recommend as model
+from recsys.logic.experiments import ranking_variant
 from recsys.observability import logger, metrics
 
 list_router = APIRouter(tags=["recommendations"])
@@ -57,7 +58,12 @@ def get_recommendations(
 ) -> RecommendationsResponse:
     logger.append_keys(user_id=user_id, context=context, session_id=x_session_id, device_type=x_device_type)
     chosen = None if category in (None, "", "all") else category
-    ranking = model.RankingRequest(context=context, session_id=x_session_id, device_type=x_device_type)
+    ranking = model.RankingRequest(
+        context=context,
+        session_id=x_session_id,
+        device_type=x_device_type,
+        variant=ranking_variant(deps.experiment_store(), user_id),
+    )
     answer = model.recommend(stores(), user_id, limit, chosen, set(exclude), ranking)
     results = answer.recommendations
     metrics.add_metric(name="RecommendationsServed", unit="Count", value=len(results))
@@ -95,7 +101,8 @@ def explain_recommendation(
     item_id: Annotated[str, Path(pattern=ID_PATTERN)],
     user_id: Annotated[str, Query(pattern=ID_PATTERN)],
 ) -> ExplanationResponse:
-    explanation, version = model.explain(stores(), user_id, item_id)
+    ranking = model.RankingRequest(variant=ranking_variant(deps.experiment_store(), user_id))
+    explanation, version = model.explain(stores(), user_id, item_id, ranking)
     return ExplanationResponse(
         item_id=item_id,
         user_id=user_id,
