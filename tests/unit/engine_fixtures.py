@@ -8,6 +8,7 @@ import numpy as np
 from recsys.domain import Item
 from recsys.engine import index as faiss_index
 from recsys.engine.blend import Blend
+from recsys.engine.model import Action
 from recsys.engine.bundle import ModelBundle
 from recsys.engine.training import TrainingData, TrainParams, fit
 
@@ -26,20 +27,31 @@ def items() -> list[Item]:
     return catalog
 
 
-def pairs(users_per_taste: int = 30, seed: int = 3) -> dict[tuple[str, str], float]:
+def histories(users_per_taste: int = 30, seed: int = 3) -> dict[str, list[Action]]:
+    """Each user watches four consecutive items of one chain, in chain order (newest first here)."""
     rng = np.random.default_rng(seed)
-    weights: dict[tuple[str, str], float] = {}
+    watched: dict[str, list[Action]] = {}
     for taste, chain in (("s", SCIFI), ("r", ROMANCE)):
         for u in range(users_per_taste):
             start = int(rng.integers(0, 4))
-            for item_id in chain[start : start + 4]:
-                weights[(f"{taste}{u}", item_id)] = 3.0
-    return weights
+            watched[f"{taste}{u}"] = [Action(i) for i in reversed(chain[start : start + 4])]
+    return watched
 
 
-def trained(params: TrainParams | None = None) -> tuple[TrainingData, ModelBundle]:
-    data = TrainingData(items(), pairs(), events=0)
-    model = fit(data, params or TrainParams(rank=8, ease_lambda=5.0, content_ridge=0.1))
+def training_data() -> TrainingData:
+    history = histories()
+    pairs = {(user, a.item_id): 3.0 for user, actions in history.items() for a in actions}
+    return TrainingData(items(), pairs, history, events=len(pairs))
+
+
+DEFAULT_PARAMS = TrainParams(ease_lambda=5.0, sequence_lambda=5.0, content_ridge=0.1)
+
+
+def trained(
+    params: TrainParams | None = None, blend: Blend | None = None
+) -> tuple[TrainingData, ModelBundle]:
+    data = training_data()
+    model = fit(data, params or DEFAULT_PARAMS, blend or Blend())
     index, report = faiss_index.build(model.Q, model.Q[:4])
     metadata = {"model_version": "test-v1", "blend": Blend().as_dict(), "index": report.as_dict()}
     bundle = ModelBundle(

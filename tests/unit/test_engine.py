@@ -9,9 +9,13 @@ import pytest
 from recsys.engine import index as faiss_index
 from recsys.engine.blend import Blend
 from recsys.engine.bundle import ModelBundle
-from recsys.engine.model import FACTORS, UserProfile, query_vector, score, user_terms
-from recsys.engine.training import content_matrix, ease, factorise, gram
-from tests.unit.engine_fixtures import ROMANCE, SCIFI, trained
+from recsys.engine.model import FACTORS, Action, UserProfile, query_vector, score, user_terms
+from recsys.engine.training import TrainParams, content_matrix, ease, factorise, next_item, presence
+from tests.unit.engine_fixtures import DEFAULT_PARAMS, ROMANCE, SCIFI, trained
+
+
+def acted(*item_ids: str, session_id: str | None = None) -> list[Action]:
+    return [Action(i, session_id=session_id) for i in item_ids]
 
 
 def top_items(bundle: ModelBundle, profile: UserProfile, blend: Blend | None = None, k: int = 5) -> list[str]:
@@ -27,32 +31,48 @@ def top_items(bundle: ModelBundle, profile: UserProfile, blend: Blend | None = N
 
 def test_ease_never_recommends_an_item_for_itself_and_learns_co_consumption():
     rows = [[0, 1], [0, 1], [1, 2], [2, 3]]
-    B = ease(gram(rows, 4), lam=0.5)
+    B = ease(presence(rows, 4), lam=0.5)
     assert np.allclose(np.diag(B), 0)
     assert B[0, 1] > B[0, 3]  # 0 and 1 are consumed together; 0 and 3 never are
 
 
-def test_factorisation_keeps_the_structure_of_b():
+def test_the_next_item_model_learns_what_follows_what():
+    T = next_item([[0, 1, 2], [0, 1, 2], [3, 1]], 4, lam=0.1, window=2, decay=0.5)
+    assert T[0, 1] > T[0, 2] and T[1, 2] > T[1, 0]  # 1 follows 0; 2 follows 1
+    assert T[2].max() < 0.05  # nothing ever followed 2
+
+
+def test_full_rank_is_exact_and_a_lower_rank_keeps_the_query_directions():
     rng = np.random.default_rng(0)
-    low_rank = rng.standard_normal((50, 5)) @ rng.standard_normal((5, 50))
-    P, Q, kept = factorise(low_rank.astype(np.float32), rank=5, seed=1)
-    assert kept > 0.999 and np.allclose(P @ Q.T, low_rank, atol=1e-3)
-    _, _, partial = factorise(low_rank.astype(np.float32), rank=2, seed=1)
+    M = (rng.standard_normal((100, 5)) @ rng.standard_normal((5, 50))).astype(np.float32)
+    P, Q, kept = factorise(M, rank=50, queries=None)
+    assert kept == 1.0 and np.allclose(P @ Q.T, M)
+    queries = rng.standard_normal((30, 100))
+    P, Q, kept = factorise(M, rank=5, queries=queries)
+    assert kept > 0.999 and np.allclose(queries @ P @ Q.T, queries @ M, atol=1e-2)
+    _, _, partial = factorise(M, rank=2, queries=queries)
     assert partial < 0.99  # a smaller rank loses energy, and says so
+
+
+def test_training_above_the_full_rank_limit_reduces_dimensions():
+    _, bundle = trained(TrainParams(ease_lambda=5.0, sequence_lambda=5.0, full_rank_max=8, rank=6))
+    assert bundle.Q.shape[1] == 6 and bundle.P.shape == (2 * len(bundle.item_ids), 6)
+    _, exact = trained()
+    assert exact.Q.shape[1] == exact.warm.sum() > 6  # d = the items with interactions: nothing lost
 
 
 def test_a_user_gets_more_of_their_taste():
     _, bundle = trained()
-    scifi_fan = UserProfile(weights={SCIFI[0]: 3.0, SCIFI[1]: 3.0}, recent=[SCIFI[1], SCIFI[0]])
+    scifi_fan = UserProfile(weights={SCIFI[0]: 3.0, SCIFI[1]: 3.0}, recent=acted(SCIFI[1], SCIFI[0]))
     assert all(item.startswith("scifi") for item in top_items(bundle, scifi_fan, k=4))
-    romance_fan = UserProfile(weights={ROMANCE[2]: 3.0}, recent=[ROMANCE[2]])
+    romance_fan = UserProfile(weights={ROMANCE[2]: 3.0}, recent=acted(ROMANCE[2]))
     assert all(item.startswith("romance") for item in top_items(bundle, romance_fan, k=4))
 
 
 def test_fold_in_one_interaction_changes_the_next_answer():
     _, bundle = trained()
-    before = UserProfile(weights={SCIFI[2]: 3.0}, recent=[SCIFI[2]])
-    after = UserProfile(weights={SCIFI[2]: 3.0, ROMANCE[3]: 5.0}, recent=[ROMANCE[3], SCIFI[2]])
+    before = UserProfile(weights={SCIFI[2]: 3.0}, recent=acted(SCIFI[2]))
+    after = UserProfile(weights={SCIFI[2]: 3.0, ROMANCE[3]: 5.0}, recent=acted(ROMANCE[3], SCIFI[2]))
     assert top_items(bundle, before, k=1)[0].startswith("scifi")
     assert top_items(bundle, after, k=1)[0].startswith("romance")  # the newest action leads
 
@@ -60,7 +80,7 @@ def test_fold_in_one_interaction_changes_the_next_answer():
 def test_a_dislike_pushes_its_neighbours_down():
     _, bundle = trained()
     liked = UserProfile(weights={SCIFI[3]: 3.0})
-    disliked = UserProfile(weights={SCIFI[3]: -3.0})
+    disliked = UserProfile(weights={SCIFI[3]: -3.0})  # the long-term term: dislike_history < 0
     terms_liked = user_terms(bundle.position, liked, bundle.blend)
     terms_disliked = user_terms(bundle.position, disliked, bundle.blend)
     neighbour = np.asarray([bundle.position[SCIFI[4]]])
@@ -87,8 +107,8 @@ def test_the_factors_are_the_score_exactly():
     blend = Blend(popularity_weight=0.3, favourite_weight=0.2, session_weight=0.5)
     profile = UserProfile(
         weights={SCIFI[0]: 3.0, ROMANCE[0]: 1.0},
-        recent=[ROMANCE[0], SCIFI[0]],
-        session=[ROMANCE[0]],
+        recent=[Action(ROMANCE[0], session_id="now"), Action(SCIFI[0], session_id="before")],
+        session_id="now",
         favourites=frozenset({"romance"}),
     )
     terms = user_terms(bundle.position, profile, blend)
@@ -100,8 +120,10 @@ def test_the_factors_are_the_score_exactly():
     assert np.allclose(scored.parts.sum(axis=0), scored.total, atol=1e-6)
     assert np.allclose(bundle.Q @ query_vector(bundle.P, terms), scored.parts[:3].sum(axis=0), atol=1e-5)
     k = bundle.position[ROMANCE[1]]
-    per_item = terms["similar_items"].contributions(bundle.P, bundle.Q, k)
-    assert per_item.sum() == pytest.approx(float(scored.parts[0, k]), abs=1e-5)
+    for f, name in enumerate(FACTORS[:3]):
+        per_row = terms[name].contributions(bundle.P, bundle.Q, k)
+        assert len(per_row) and per_row.sum() == pytest.approx(float(scored.parts[f, k]), abs=1e-5)
+    assert set(terms["session"].positions.tolist()) == {bundle.position[ROMANCE[0]]}
     assert scored.parts[4, k] == pytest.approx(0.2) and scored.parts[4, bundle.position[SCIFI[1]]] == 0
 
 

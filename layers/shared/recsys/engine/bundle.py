@@ -29,7 +29,7 @@ class ModelBundle:
     version: str
     item_ids: list[str]
     categories: list[str | None]
-    P: Matrix
+    P: Matrix  # 2 × items rows: EASE's block, then the next-item model's
     Q: Matrix
     popularity: Vector
     warm: npt.NDArray[np.bool_]  # items whose embeddings were learned from interactions
@@ -90,7 +90,7 @@ class ModelBundle:
         nprobe = (metadata.get("index") or {}).get("nprobe")
         if nprobe:
             faiss.extract_index_ivf(index).nprobe = int(nprobe)
-        if index.ntotal != len(items["item_ids"]) or P.shape != Q.shape:
+        if index.ntotal != len(items["item_ids"]) or P.shape != (2 * Q.shape[0], Q.shape[1]):
             raise ValueError(f"model {metadata.get('model_version')} is inconsistent: index and items differ")
         return cls(
             version=str(metadata["model_version"]),

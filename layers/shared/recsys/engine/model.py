@@ -2,17 +2,17 @@
 
     score(u, j) = h_u·Q_j + r_u·Q_j + s_u·Q_j + c_pop·pop_j + c_fav·fav_u(j)
 
-- P, Q (items × d) factorise an item-item model (EASE, B ≈ P Qᵀ). A user is not a trained
-  parameter: the user's vectors are linear combinations of P's rows over the user's own items
-  (fold-in), so an interaction changes the next answer at once, and the share of a score that
-  each item of the user's history holds is exact: a_i · P_i·Q_j.
-- h_u ("similar_items"): the whole history, each item weighted by its summed action weight
-  (dislikes count against, scaled by `dislike_scale`), divided by a power of the history's size.
-- r_u ("recent_activity"): the last `recent_items` items, decayed geometrically from the newest:
+- P (2 × items rows) and Q (items × d) factorise two item-item models at once, [B; w·T] ≈ P Qᵀ:
+  EASE's B (what is consumed together) and a next-item model T (what follows what). A user is not
+  a trained parameter: the user's vectors are linear combinations of P's rows over the user's own
+  items (fold-in), so an interaction changes the next answer at once, and the share of a score
+  that each item of the user's history holds is exact: a_r · P_r·Q_j.
+- h_u ("similar_items"): every item the user acted on, through B (a dislike counts against).
+- r_u ("recent_activity"): the last actions, decayed from the newest, through B and through T:
   what a user did last predicts what comes next far better than the whole history does.
-- s_u ("session"): the items of the current session, equally weighted.
-- pop_j ("popularity"): log interaction count scaled to [0, 1]; fav_u(j) ("category_preference"):
-  1 when j's category is one of the user's favourite categories.
+- s_u ("session"): the items of the current session, through B.
+- pop_j ("popularity"): log(1 + interactions); fav_u(j) ("category_preference"): 1 when j's
+  category is one of the user's favourite categories.
 
 The FAISS index holds Q, so the query h_u + r_u + s_u retrieves the candidates by the first three
 terms; the last two are added when the candidates are scored.
@@ -36,22 +36,26 @@ FACTORS = ("similar_items", "recent_activity", "session", "popularity", "categor
 
 
 @dataclass(frozen=True)
+class Action:
+    item_id: str
+    disliked: bool = False
+    session_id: str | None = None
+
+
+@dataclass(frozen=True)
 class UserProfile:
     """What the model needs to know of a user, all of it from the real-time feature store."""
 
     weights: Mapping[str, float] = field(default_factory=dict)  # item -> summed action weight
-    recent: Sequence[str] = ()  # item ids, newest first
-    session: Sequence[str] = ()  # item ids of the current session
+    recent: Sequence[Action] = ()  # newest first
+    session_id: str | None = None  # the current session (X-Session-Id)
     favourites: frozenset[str] = frozenset()  # lower-case categories
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.weights and not self.recent and not self.session
 
 
 @dataclass(frozen=True)
 class Term:
-    """One linear term of the user's vector: coefficients over positions of P."""
+    """One linear term of the user's vector: coefficients over rows of P. P has two blocks of one
+    row per item: EASE's row (rows 0..n-1) and the next-item model's row (rows n..2n-1)."""
 
     positions: npt.NDArray[np.int64]
     coefficients: Vector
@@ -62,52 +66,59 @@ class Term:
         return np.asarray(self.coefficients @ P[self.positions], dtype=np.float32)
 
     def contributions(self, P: Matrix, Q: Matrix, candidate: int) -> Vector:
-        """Each of the term's items' exact share of the term's score for one candidate."""
+        """Each row's exact share of the term's score for one candidate."""
         return np.asarray(self.coefficients * (P[self.positions] @ Q[candidate]), dtype=np.float32)
 
 
 EMPTY = Term(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 
 
-def _term(position: Mapping[str, int], weighted: Mapping[str, float]) -> Term:
-    known = [(position[i], w) for i, w in weighted.items() if i in position and w != 0]
+def _term(rows: Mapping[int, float]) -> Term:
+    known = [(r, w) for r, w in rows.items() if w != 0]
     if not known:
         return EMPTY
-    positions, coefficients = zip(*known, strict=True)
+    positions, coefficients = zip(*sorted(known), strict=True)
     return Term(np.asarray(positions, dtype=np.int64), np.asarray(coefficients, dtype=np.float32))
 
 
-def history_coefficients(weights: Mapping[str, float], blend: Blend) -> dict[str, float]:
-    signed = {i: (w if w > 0 else w * blend.dislike_scale) for i, w in weights.items() if w != 0}
-    if not signed:
+def history_rows(position: Mapping[str, int], weights: Mapping[str, float], blend: Blend) -> dict[int, float]:
+    """Every item acted on, once; a disliked one (net negative weight) counts against."""
+    known = [(position[i], w) for i, w in weights.items() if i in position and w != 0]
+    if not known:
         return {}
-    scale = blend.history_weight / len(signed) ** blend.history_norm
-    return {i: w * scale for i, w in signed.items()}
+    scale = blend.history_weight * (20.0 / len(known)) ** blend.history_norm
+    return {p: scale * (blend.dislike_history if w < 0 else 1.0) for p, w in known}
 
 
-def recent_coefficients(
-    recent: Sequence[str], weights: Mapping[str, float], blend: Blend
-) -> dict[str, float]:
-    """Newest first; an item the user disliked pulls away from its neighbours instead."""
-    coefficients: dict[str, float] = {}
-    for k, item_id in enumerate(recent[: blend.recent_items]):
-        sign = -blend.dislike_scale if weights.get(item_id, 1.0) < 0 else 1.0
-        coefficients[item_id] = (
-            coefficients.get(item_id, 0.0) + blend.recent_weight * sign * blend.recent_decay**k
-        )
-    return coefficients
+def recent_rows(position: Mapping[str, int], recent: Sequence[Action], blend: Blend) -> dict[int, float]:
+    """The last actions, newest first: EASE's rows (short term) and the next-item model's rows."""
+    n = len(position)
+    rows: dict[int, float] = {}
+    for k, action in enumerate(recent[: max(blend.recent_items, blend.sequence_items)]):
+        p = position.get(action.item_id)
+        if p is None:
+            continue
+        sign = blend.dislike_recent if action.disliked else 1.0
+        if k < blend.recent_items:
+            rows[p] = rows.get(p, 0.0) + blend.recent_weight * blend.recent_decay**k * sign
+        if k < blend.sequence_items:
+            rows[n + p] = rows.get(n + p, 0.0) + blend.sequence_weight * blend.sequence_decay**k * sign
+    return rows
 
 
-def session_coefficients(session: Sequence[str], blend: Blend) -> dict[str, float]:
-    unique = list(dict.fromkeys(session))
-    return {i: blend.session_weight / len(unique) for i in unique} if unique else {}
+def session_rows(position: Mapping[str, int], profile: UserProfile, blend: Blend) -> dict[int, float]:
+    if not profile.session_id:
+        return {}
+    items = list(dict.fromkeys(a.item_id for a in profile.recent if a.session_id == profile.session_id))
+    known = [position[i] for i in items if i in position]
+    return {p: blend.session_weight / len(known) for p in known} if known else {}
 
 
 def user_terms(position: Mapping[str, int], profile: UserProfile, blend: Blend) -> dict[str, Term]:
     return {
-        "similar_items": _term(position, history_coefficients(profile.weights, blend)),
-        "recent_activity": _term(position, recent_coefficients(profile.recent, profile.weights, blend)),
-        "session": _term(position, session_coefficients(profile.session, blend)),
+        "similar_items": _term(history_rows(position, profile.weights, blend)),
+        "recent_activity": _term(recent_rows(position, profile.recent, blend)),
+        "session": _term(session_rows(position, profile, blend)),
     }
 
 
@@ -159,7 +170,5 @@ def query_vector(P: Matrix, terms: Mapping[str, Term]) -> Vector:
 
 
 def popularity_feature(counts: npt.NDArray[np.floating[Any]]) -> Vector:
-    """log(1 + count) scaled so the most popular item is 1."""
-    logged = np.log1p(np.maximum(counts, 0)).astype(np.float32)
-    top = float(logged.max()) if logged.size else 0.0
-    return np.asarray(logged / top if top > 0 else logged, dtype=np.float32)
+    """log(1 + interactions)."""
+    return np.asarray(np.log1p(np.maximum(counts, 0)), dtype=np.float32)

@@ -1,15 +1,19 @@
-"""Training: EASE on the interaction log, factorised into item embeddings, plus content embeddings
-for items nobody has interacted with yet.
+"""Training: two item-item models fitted on the interaction log and factorised into the embeddings
+the FAISS index serves, plus content embeddings for items nobody has interacted with yet.
 
-EASE (Steck 2019) learns an item-item matrix B in closed form: B = I - P·diagMat(1/diag(P)) with
-P = (XᵀX + λI)⁻¹, diagonal zero, so an item never recommends itself. It was chosen by measurement
-(evaluation/, README "Quality"): on MovieLens-100k it matches ALS and item-kNN, and with the
-user's recent items weighted (see model.py) it is the strongest model measured here. Its cost is
-cubic in the number of items with interactions; beyond `max_ease_items` training uses a low-rank
-path instead (see README, "Training at scale").
+- EASE (Steck 2019): B = I - P·diagMat(1/diag(P)), P = (XᵀX + λI)⁻¹, zero diagonal; what is
+  consumed together (X: users × items, any interaction is a positive).
+- A next-item model T: ridge regression of each event's item on the decayed vector of the user's
+  previous `sequence_items` items (the same vector serving folds in), i.e. what follows what.
 
-B is factorised by a truncated SVD, B ≈ (U√S)(V√S)ᵀ = P Qᵀ, so that candidates are retrieved
-from a FAISS inner-product index over Q, and user vectors are sums of P's rows.
+Both were chosen by measurement on a validation split (evaluation/, README "Quality"): EASE alone
+matches ALS and item-kNN; its rows over the user's last items, and T, add what a user did last,
+which predicts the next item far better than the whole history does.
+
+[B; w·T] (2n × n) is factorised as P Qᵀ. Up to `full_rank_max` items nothing is lost: P = [B; w·T]
+and Q = I. Above it, Q spans the `rank` directions that carry most of the score of real user
+queries (the training users' own vectors at several points of their histories), and P = [B; w·T]·Q.
+EASE's cost is cubic in the number of items; beyond `max_items` this trainer refuses (README).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,15 +29,20 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys.domain import Item
-from recsys.engine.model import Matrix, Vector, popularity_feature
+from recsys.engine.blend import Blend
+from recsys.engine.model import Action, Matrix, UserProfile, Vector, popularity_feature, user_terms
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    ease_lambda: float = 200.0
-    rank: int = 128  # embedding dimensions; the spec's 128 (README "Quality" has what rank costs)
+    ease_lambda: float = 300.0
+    sequence_lambda: float = 200.0
+    full_rank_max: int = 4096  # up to this many items, embeddings are exact (d = items)
+    rank: int = 256  # above it: the dimensions kept (README "Quality" has what rank costs)
+    subspace_cuts: int = 10  # points of each training history whose query vectors span Q
+    max_items: int = 12_000  # EASE inverts an items × items matrix: beyond this, refuse
     content_dims: int = 1024  # hashed content features of items
     content_ridge: float = 1.0
     seed: int = 7
@@ -44,11 +53,17 @@ class TrainParams:
 
 @dataclass(frozen=True)
 class TrainingData:
-    """The catalog's active items and the log's (user, item, weight) sums (feedback folded in)."""
+    """The catalog's active items; the log's (user, item) weight sums (feedback folded in) and each
+    user's actions, newest first."""
 
     items: Sequence[Item]
     pairs: dict[tuple[str, str], float]  # (user_id, item_id) -> summed action weight
+    histories: dict[str, list[Action]] = field(default_factory=dict)
     events: int = 0
+
+
+class TrainingError(ValueError):
+    """The data cannot be trained by this trainer."""
 
 
 @dataclass
@@ -102,46 +117,101 @@ def content_matrix(items: Sequence[Item], dims: int) -> Matrix:
     return np.asarray(C / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
 
-def gram(rows: Sequence[Sequence[int]], n_items: int, chunk: int = 2048) -> npt.NDArray[np.float64]:
-    """XᵀX of the users × items presence matrix, built a block of users at a time (bounded memory)."""
-    G = np.zeros((n_items, n_items), dtype=np.float64)
-    for start in range(0, len(rows), chunk):
-        block = np.zeros((min(chunk, len(rows) - start), n_items), dtype=np.float32)
-        for r, columns in enumerate(rows[start : start + chunk]):
-            block[r, list(columns)] = 1.0
-        G += block.T @ block
-    return G
+def presence(rows: Sequence[Sequence[int]], n_items: int) -> Any:
+    """The users × items matrix with a 1 wherever the user interacted (scipy CSR)."""
+    import scipy.sparse as sp
+
+    indptr = np.cumsum([0, *(len(r) for r in rows)])
+    indices = np.asarray([c for r in rows for c in r], dtype=np.int64)
+    X = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(rows), n_items))
+    X.sum_duplicates()
+    X.data[:] = 1.0
+    return X
 
 
-def ease(G: npt.NDArray[np.float64], lam: float) -> Matrix:
-    """EASE's item-item weights from the Gram matrix XᵀX."""
-    G = G.copy()
+def ease(X: Any, lam: float) -> Matrix:
+    """EASE's item-item weights from the presence matrix."""
+    G = (X.T @ X).toarray().astype(np.float64)
     G[np.diag_indices_from(G)] += lam
     Pinv = np.linalg.inv(G)
     B = -Pinv / np.diag(Pinv)
     B[np.diag_indices_from(B)] = 0.0
-    return B.astype(np.float32)
+    return np.asarray(B, dtype=np.float32)
 
 
-def factorise(B: Matrix, rank: int, seed: int) -> tuple[Matrix, Matrix, float]:
-    """B ≈ P Qᵀ with P = U√S, Q = V√S (randomized SVD); also the share of B's energy kept."""
-    n = B.shape[0]
+def next_item(
+    sequences: Sequence[Sequence[int]], n_items: int, lam: float, window: int, decay: float
+) -> Matrix:
+    """T = (ZᵀZ + λI)⁻¹ZᵀY: each event's item (Y) regressed on the decayed previous items (Z).
+    Sequences run oldest first."""
+    import scipy.sparse as sp
+
+    rows: list[int] = []
+    cols: list[int] = []
+    values: list[float] = []
+    targets: list[int] = []
+    for sequence in sequences:
+        for t in range(1, len(sequence)):
+            n = len(targets)
+            for k in range(min(window, t)):
+                rows.append(n)
+                cols.append(sequence[t - 1 - k])
+                values.append(decay**k)
+            targets.append(sequence[t])
+    if not targets:
+        return np.zeros((n_items, n_items), dtype=np.float32)
+    Z = sp.csr_matrix((values, (rows, cols)), shape=(len(targets), n_items), dtype=np.float64)
+    Y = sp.csr_matrix(
+        (np.ones(len(targets)), (np.arange(len(targets)), targets)), shape=(len(targets), n_items)
+    )
+    G = (Z.T @ Z).toarray()
+    G[np.diag_indices_from(G)] += lam
+    return np.linalg.solve(G, (Z.T @ Y).toarray()).astype(np.float32)
+
+
+def factorise(M: Matrix, rank: int, queries: Any) -> tuple[Matrix, Matrix, float]:
+    """P, Q with P Qᵀ ≈ M, keeping the `rank` directions of Q that carry most of the queries' score
+    energy; also the share of that energy kept. Full rank (rank >= columns): P = M, Q = I."""
+    n = M.shape[1]
     if rank >= n:
-        U, s, Vt = np.linalg.svd(B.astype(np.float64), full_matrices=False)
-    else:
-        rng = np.random.default_rng(seed)
-        k = min(n, rank + 16)
-        Y = B @ rng.standard_normal((n, k)).astype(np.float32)
-        for _ in range(4):  # power iterations sharpen the leading subspace
-            Y, _ = np.linalg.qr(Y)
-            Y = B @ (B.T @ Y)
-        basis, _ = np.linalg.qr(Y)
-        Ub, s, Vt = np.linalg.svd((basis.T @ B).astype(np.float64), full_matrices=False)
-        U = basis @ Ub
-    r = min(rank, len(s))
-    root = np.sqrt(s[:r])
-    kept = float((s[:r] ** 2).sum() / max((B.astype(np.float64) ** 2).sum(), 1e-12))
-    return (U[:, :r] * root).astype(np.float32), (Vt[:r].T * root).astype(np.float32), kept
+        return M.astype(np.float32), np.eye(n, dtype=np.float32), 1.0
+    S = np.asarray(queries @ M, dtype=np.float64)
+    energy, vectors = np.linalg.eigh(S.T @ S)
+    Q = vectors[:, ::-1][:, :rank]
+    kept = float(energy[::-1][:rank].sum() / max(energy.sum(), 1e-12))
+    return (M @ Q).astype(np.float32), Q.astype(np.float32), kept
+
+
+def query_sample(
+    histories: Sequence[Sequence[Action]],
+    position: dict[str, int],
+    blend: Blend,
+    cuts: int,
+    limit: int,
+    seed: int,
+) -> Any:
+    """The user vectors the index will be asked with: each training user's coefficients at `cuts`
+    points of their history (a sample of at most `limit` users)."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    chosen = rng.permutation(len(histories))[:limit]
+    rows: list[int] = []
+    cols: list[int] = []
+    values: list[float] = []
+    n = 0
+    for u in chosen:
+        history = histories[u]  # newest first
+        for cut in np.unique(np.linspace(1, len(history), cuts).round().astype(int)):
+            seen = history[-cut:]
+            weights = {a.item_id: -1.0 if a.disliked else 1.0 for a in reversed(seen)}
+            terms = user_terms(position, UserProfile(weights=weights, recent=seen), blend)
+            for term in (terms["similar_items"], terms["recent_activity"]):
+                rows += [n] * len(term.positions)
+                cols += term.positions.tolist()
+                values += term.coefficients.tolist()
+            n += 1
+    return sp.csr_matrix((values, (rows, cols)), shape=(n, 2 * len(position)))
 
 
 def _ridge_map(C: Matrix, Y: Matrix, alpha: float) -> Matrix:
@@ -151,67 +221,68 @@ def _ridge_map(C: Matrix, Y: Matrix, alpha: float) -> Matrix:
     return np.linalg.solve(A, (C.T @ Y).astype(np.float64)).astype(np.float32)
 
 
-def fit(data: TrainingData, params: TrainParams) -> TrainedModel:
+def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
     started = time.perf_counter()
     item_ids = [item.item_id for item in data.items]
-    position = {item_id: n for n, item_id in enumerate(item_ids)}
-    users = sorted({u for u, i in data.pairs if i in position})
-    row = {u: n for n, u in enumerate(users)}
-    counts = np.zeros(len(item_ids), dtype=np.float32)
+    n = len(item_ids)
+    position = {item_id: p for p, item_id in enumerate(item_ids)}
+    counts = np.zeros(n, dtype=np.float32)
     for _, item_id in data.pairs:
         if item_id in position:
             counts[position[item_id]] += 1
-    warm = counts > 0
-    warm_positions = np.flatnonzero(warm)
-    column = {int(p): n for n, p in enumerate(warm_positions)}
-    # What was consumed together: any interaction, liked or not, is evidence of co-consumption;
-    # a dislike counts against the item in the user's own vector (model.py), not here.
-    rows: list[list[int]] = [[] for _ in users]
-    for user_id, item_id in data.pairs:
-        if item_id in position:
-            rows[row[user_id]].append(column[position[item_id]])
-    d = min(params.rank, max(1, len(warm_positions)))
-    P = np.zeros((len(item_ids), d), dtype=np.float32)
-    Q = np.zeros((len(item_ids), d), dtype=np.float32)
+    warm_positions = np.flatnonzero(counts > 0)
+    w = len(warm_positions)
+    if w > params.max_items:
+        raise TrainingError(f"{w} items have interactions; this trainer handles at most {params.max_items}")
+    warm_ids = [item_ids[p] for p in warm_positions]
+    column = {item_id: c for c, item_id in enumerate(warm_ids)}
+    by_user: dict[str, list[int]] = {}
+    for (user_id, item_id), _weight in data.pairs.items():
+        if item_id in column:  # any interaction, liked or not, is evidence of co-consumption
+            by_user.setdefault(user_id, []).append(column[item_id])
+    sequences = [
+        [column[a.item_id] for a in reversed(history) if a.item_id in column]
+        for history in data.histories.values()
+    ]
+    d = w if w <= params.full_rank_max else min(params.rank, w)
+    P = np.zeros((2 * n, max(d, 1)), dtype=np.float32)
+    Q = np.zeros((n, max(d, 1)), dtype=np.float32)
     kept = 0.0
-    if len(warm_positions) >= 2:
-        B = ease(gram(rows, len(warm_positions)), params.ease_lambda)
-        P_warm, Q_warm, kept = factorise(B, d, params.seed)
-        P[warm_positions, : P_warm.shape[1]] = P_warm
-        Q[warm_positions, : Q_warm.shape[1]] = Q_warm
+    if w >= 2:
+        B = ease(presence(list(by_user.values()), w), params.ease_lambda)
+        T = next_item(sequences, w, params.sequence_lambda, blend.sequence_items, blend.sequence_decay)
+        M = np.vstack([B, T])  # the blend weighs T's rows when it folds a user in
+        queries = None
+        if d < w:
+            queries = query_sample(
+                list(data.histories.values()), column, blend, params.subspace_cuts, 5000, params.seed
+            )
+        P_warm, Q_warm, kept = factorise(M, d, queries)
+        P[warm_positions], P[n + warm_positions], Q[warm_positions] = P_warm[:w], P_warm[w:], Q_warm
     trained_at = time.perf_counter()
-    cold_positions = np.flatnonzero(~warm)
-    if len(cold_positions) and len(warm_positions) >= 2:
+    cold_positions = np.flatnonzero(counts == 0)
+    if len(cold_positions) and w >= 2:
         C = content_matrix(data.items, params.content_dims)
-        W = _ridge_map(
-            C[warm_positions], np.hstack([P[warm_positions], Q[warm_positions]]), params.content_ridge
-        )
-        mapped = C[cold_positions] @ W
-        P[cold_positions], Q[cold_positions] = mapped[:, :d], mapped[:, d:]
+        targets = np.hstack([P[warm_positions], P[n + warm_positions], Q[warm_positions]])
+        mapped = C[cold_positions] @ _ridge_map(C[warm_positions], targets, params.content_ridge)
+        P[cold_positions], P[n + cold_positions], Q[cold_positions] = np.split(mapped, 3, axis=1)
     return TrainedModel(
         item_ids=item_ids,
         categories=[(item.category or "").lower() or None for item in data.items],
         P=P,
         Q=Q,
         popularity=popularity_feature(counts),
-        warm=warm,
+        warm=counts > 0,
         stats={
-            "users": len(users),
-            "items": len(item_ids),
-            "items_with_interactions": int(warm.sum()),
+            "users": len(by_user),
+            "items": n,
+            "items_with_interactions": w,
             "items_from_content": len(cold_positions),
             "pairs": len(data.pairs),
             "events": data.events,
             "dimensions": d,
-            "energy_kept": round(kept, 4),
+            "query_energy_kept": round(kept, 4),
             "fit_seconds": round(trained_at - started, 3),
             "content_seconds": round(time.perf_counter() - trained_at, 3),
         },
     )
-
-
-def sum_weights(events: Iterable[tuple[str, str, float]]) -> dict[tuple[str, str], float]:
-    pairs: dict[tuple[str, str], float] = {}
-    for user_id, item_id, weight in events:
-        pairs[(user_id, item_id)] = pairs.get((user_id, item_id), 0.0) + weight
-    return pairs

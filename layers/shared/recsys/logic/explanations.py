@@ -62,10 +62,10 @@ def contributing_items(
         term = terms.get(name, EMPTY)
         if len(term.positions) == 0:
             continue
-        for position, value in zip(
-            term.positions, term.contributions(bundle.P, bundle.Q, candidate), strict=True
-        ):
-            totals[int(position)] = totals.get(int(position), 0.0) + float(value)
+        n = len(bundle.item_ids)
+        for row, value in zip(term.positions, term.contributions(bundle.P, bundle.Q, candidate), strict=True):
+            item = int(row) % n  # both of P's blocks hold one row per item
+            totals[item] = totals.get(item, 0.0) + float(value)
     ranked = sorted((p for p, v in totals.items() if v > 0), key=lambda p: -totals[p])
     return [bundle.item_ids[p] for p in ranked[:top]]
 

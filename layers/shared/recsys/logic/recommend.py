@@ -157,12 +157,12 @@ def recommend(
 def _profile_and_terms(
     bundle: ModelBundle, context: UserContext, history: UserHistory, blend: Blend, session_id: str | None
 ) -> dict[str, Term]:
-    from recsys.engine.model import UserProfile, user_terms
+    from recsys.engine.model import Action, UserProfile, user_terms
 
     profile = UserProfile(
         weights=history.weights,
-        recent=[r.item_id for r in history.recent],
-        session=[r.item_id for r in history.recent if session_id and r.session_id == session_id],
+        recent=[Action(r.item_id, r.action == "dislike", r.session_id) for r in history.recent],
+        session_id=session_id,
         favourites=context.favourites,
     )
     return user_terms(bundle.position, profile, blend)

@@ -21,7 +21,7 @@ from recsys.domain import ACTION_WEIGHTS
 from recsys.engine import index as faiss_index
 from recsys.engine.blend import Blend
 from recsys.engine.bundle import ModelBundle
-from recsys.engine.model import UserProfile, query_vector, score, user_terms
+from recsys.engine.model import Action, UserProfile, query_vector, score, user_terms
 from recsys.engine.training import TrainedModel, TrainingData, TrainParams, fit
 from recsys.logic.explanations import TYPES, shares
 from recsys.observability import logger
@@ -39,6 +39,7 @@ ALGORITHM = "ease-sequential"
 MIN_RECALL = 0.9
 PRECOMPUTED_PER_USER = 50
 RECALL_SAMPLE = 1000
+CALIBRATION_SAMPLE = 3000  # rated events scored to map scores to ratings (20 bins of 150)
 NOT_INTERESTED_WEIGHT = ACTION_WEIGHTS["dislike"]
 
 
@@ -58,24 +59,25 @@ class RefreshStores:
 
 @dataclass
 class LogSnapshot:
-    """What the log holds, per user: summed weights and the items newest first."""
+    """What the log holds, per user: summed weights and the actions newest first."""
 
     pairs: dict[tuple[str, str], float] = field(default_factory=dict)
-    recent: dict[str, list[str]] = field(default_factory=dict)
+    histories: dict[str, list[Action]] = field(default_factory=dict)
     ratings: list[tuple[str, str, float]] = field(default_factory=list)
     events: int = 0
 
 
 def read_log(log: InteractionLog, feedback: PostgresFeedbackStore) -> LogSnapshot:
     snapshot = LogSnapshot()
-    timed: dict[str, list[tuple[datetime, str]]] = {}
+    timed: dict[str, list[tuple[datetime, Action]]] = {}
     for event in log.scan():
         if event.action == "impression":  # exposure, not a choice the user made
             continue
         snapshot.events += 1
         key = (event.user_id, event.item_id)
         snapshot.pairs[key] = snapshot.pairs.get(key, 0.0) + ACTION_WEIGHTS.get(event.action, 0.0)
-        timed.setdefault(event.user_id, []).append((event.event_time, event.item_id))
+        action = Action(event.item_id, disliked=event.action == "dislike")
+        timed.setdefault(event.user_id, []).append((event.event_time, action))
         if event.rating is not None:
             snapshot.ratings.append((event.user_id, event.item_id, event.rating))
     for user_id, item_id in feedback.not_interested_pairs():
@@ -83,7 +85,7 @@ def read_log(log: InteractionLog, feedback: PostgresFeedbackStore) -> LogSnapsho
         snapshot.pairs[key] = snapshot.pairs.get(key, 0.0) + NOT_INTERESTED_WEIGHT
     for user_id, events in timed.items():
         events.sort(key=lambda e: e[0], reverse=True)  # stable: the log's order within a timestamp
-        snapshot.recent[user_id] = [item_id for _, item_id in events]
+        snapshot.histories[user_id] = [action for _, action in events]
     return snapshot
 
 
@@ -96,7 +98,7 @@ def _profiles(snapshot: LogSnapshot) -> dict[str, UserProfile]:
     for (user_id, item_id), weight in snapshot.pairs.items():
         weights.setdefault(user_id, {})[item_id] = weight
     return {
-        user_id: UserProfile(weights=w, recent=snapshot.recent.get(user_id, []))
+        user_id: UserProfile(weights=w, recent=snapshot.histories.get(user_id, []))
         for user_id, w in weights.items()
     }
 
@@ -110,20 +112,19 @@ def _rating_calibration(
         return None
     position = {item_id: n for n, item_id in enumerate(model.item_ids)}
     pairs = []
-    for user_id, item_id, rating in ratings:
+    sample = np.random.default_rng(0).permutation(len(ratings))[:CALIBRATION_SAMPLE]
+    for user_id, item_id, rating in (ratings[s] for s in sample):
         profile = profiles.get(user_id)
         if profile is None or item_id not in position:
             continue
         weights = {i: w for i, w in profile.weights.items() if i != item_id}
-        recent = [i for i in profile.recent if i != item_id]
+        recent = [a for a in profile.recent if a.item_id != item_id]
         terms = user_terms(position, UserProfile(weights=weights, recent=recent), blend)
         p = position[item_id]
         value = float(model.Q[p] @ query_vector(model.P, terms)) + blend.popularity_weight * float(
             model.popularity[p]
         )
         pairs.append((value, rating))
-        if len(pairs) >= 20000:  # enough for 20 bins
-            break
     if len(pairs) < 200:
         return None
     pairs.sort()
@@ -193,7 +194,7 @@ def refresh(
     read_seconds = time.perf_counter() - started
     if not items or not snapshot.pairs:
         raise RefreshError(f"nothing to train on: {len(items)} active items, {snapshot.events} events")
-    model = fit(TrainingData(items, snapshot.pairs, snapshot.events), params)
+    model = fit(TrainingData(items, snapshot.pairs, snapshot.histories, snapshot.events), params, blend)
     profiles = _profiles(snapshot)
     position = {item_id: n for n, item_id in enumerate(model.item_ids)}
     users = sorted(profiles)
