@@ -113,6 +113,18 @@ def served_rankings(api_port: int, key: str, users: list[str], workers: int = 4)
     return rankings
 
 
+def set_blend(api_port: int, key: str, overrides: dict[str, float]) -> None:
+    variants = [{"name": name, "weight": 1, "blend": overrides} for name in ("a", "b")]
+    request = urllib.request.Request(
+        f"http://{HOST}:{api_port}/v1/experiments/eval_blend",
+        data=json.dumps({"variants": variants}).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60):  # loopback only
+        _log(f"serving every user with {overrides}")
+
+
 def _row(name: str, figures: dict[str, float]) -> str:
     return (
         f"  {name:<12} {figures['hr@10']:.4f} ± {figures['se_hr@10']:.4f}   "
@@ -123,6 +135,12 @@ def _row(name: str, figures: dict[str, float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make eval", description=__doc__)
     parser.add_argument("--skip-baselines", action="store_true", help="only the served model")
+    parser.add_argument(
+        "--blend",
+        default="",
+        help="serve every user with these ranking overrides, e.g. 'max_category_share=0.5,recent_weight=4' "
+        "(through a ranking experiment whose variants all carry them)",
+    )
     args = parser.parse_args(argv)
     cloud = LocalCloud()
     down = [s.title for s in cloud.stores if s.pid() is None or not s.answers()]
@@ -138,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         version = cloud.refresh(invoke_port)
         _log(f"trained {version} through the refresh function")
         time.sleep(0.1)
-        key = cloud.create_api_key("enterprise", ["read"], "eval", stack=EVAL_STACK)
+        key = cloud.create_api_key("enterprise", ["read", "admin"], "eval", stack=EVAL_STACK)
+        if args.blend:
+            overrides = {k.strip(): float(v) for k, v in (pair.split("=") for pair in args.blend.split(","))}
+            set_blend(api_port, key, overrides)
         rankings = served_rankings(api_port, key, sorted(held_out))
     results: dict[str, dict[str, Any]] = {"served": metrics(rankings, held_out, len(items))}
     results["served"]["model_version"] = version  # type: ignore[assignment]

@@ -8,8 +8,8 @@ import numpy as np
 from recsys.domain import Item
 from recsys.engine import index as faiss_index
 from recsys.engine.blend import Blend
-from recsys.engine.model import Action
 from recsys.engine.bundle import ModelBundle
+from recsys.engine.model import Action
 from recsys.engine.training import TrainingData, TrainParams, fit
 
 SCIFI = [f"scifi_{n}" for n in range(8)]

@@ -11,7 +11,7 @@ from recsys.engine.blend import Blend
 from recsys.engine.bundle import ModelBundle
 from recsys.engine.model import FACTORS, Action, UserProfile, query_vector, score, user_terms
 from recsys.engine.training import TrainParams, content_matrix, ease, factorise, next_item, presence
-from tests.unit.engine_fixtures import DEFAULT_PARAMS, ROMANCE, SCIFI, trained
+from tests.unit.engine_fixtures import ROMANCE, SCIFI, trained
 
 
 def acted(*item_ids: str, session_id: str | None = None) -> list[Action]:
