@@ -32,6 +32,7 @@ from localcloud import seed
 from localcloud.services.postgres import SUPERUSER
 from localcloud.settings import EVAL_STACK, HOST, ROOT
 from localcloud.stack import LocalCloud
+from recsys.stores.index_artifacts import S3IndexArtifacts
 
 KEYS = ("hr@10", "ndcg@10", "coverage@10", "se_hr@10", "se_ndcg@10")
 
@@ -69,7 +70,7 @@ def eval_runtime(log_file: Path) -> Iterator[tuple[int, int]]:
             process.wait(30)
 
 
-def load_split(cloud: LocalCloud) -> tuple[list[Event], dict[str, str], list[str]]:
+def load_split(cloud: LocalCloud) -> tuple[list[Event], dict[str, str], list[str], str]:
     """Deploy the eval stack afresh and ingest the catalog and the training events into it."""
     from recsys.stores.catalog import PostgresCatalog
     from recsys.stores.feature_store import RedisFeatureStore
@@ -80,7 +81,7 @@ def load_split(cloud: LocalCloud) -> tuple[list[Event], dict[str, str], list[str
     train, held_out = leave_last_out(events)
     held = set(held_out.items())
     kept = [i for i in interactions if (i.user_id, i.item_id) not in held]
-    cloud.deploy(EVAL_STACK, fresh=True)
+    context = cloud.deploy(EVAL_STACK, fresh=True)
     features = RedisFeatureStore(redis.Redis(host=HOST, port=cloud.ports.redis, db=EVAL_STACK.redis_db))
     with (
         psycopg.connect(
@@ -90,7 +91,7 @@ def load_split(cloud: LocalCloud) -> tuple[list[Event], dict[str, str], list[str
     ):
         session.set_keyspace(EVAL_STACK.keyspace)
         seed.ingest(items, kept, PostgresCatalog(conn), CassandraInteractionLog(session), features)
-    return train, held_out, item_universe(events)
+    return train, held_out, item_universe(events), context.resources["IndexArtifactsBucket"]["Ref"]
 
 
 def served_rankings(api_port: int, key: str, users: list[str], workers: int = 4) -> dict[str, list[str]]:
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.monotonic()
     _log("splitting MovieLens-100k (leave-last-out, ties in file order) and loading the eval stack...")
-    train, held_out, items = load_split(cloud)
+    train, held_out, items, bucket = load_split(cloud)
     _log(f"{len(train)} training events, {len(held_out)} held-out users, {len(items)} items")
     log_file = cloud.layout.log("eval-runtime")
     with eval_runtime(log_file) as (api_port, invoke_port):
@@ -187,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  took {time.monotonic() - started:.0f}s")
     summary = {name: {k: round(float(r[k]), 4) for k in KEYS} for name, r in results.items()}
     summary["served"]["model_version"] = version  # type: ignore[assignment]
+    # beside the version it measured, so the model's metadata and its eval figures sit together
+    S3IndexArtifacts(cloud.aws_client("s3"), bucket).put(version, "eval.json", json.dumps(summary).encode())
     print(json.dumps(summary))
     return 0
 

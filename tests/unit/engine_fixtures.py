@@ -54,15 +54,6 @@ def trained(
     model = fit(data, params or DEFAULT_PARAMS, blend or Blend())
     index, report = faiss_index.build(model.Q, model.Q[:4])
     metadata = {"model_version": "test-v1", "blend": Blend().as_dict(), "index": report.as_dict()}
-    bundle = ModelBundle(
-        "test-v1",
-        model.item_ids,
-        model.categories,
-        model.P,
-        model.Q,
-        model.popularity,
-        model.warm,
-        index,
-        metadata,
-    )
+    bundle = ModelBundle.from_trained("test-v1", model, index, metadata)
+    bundle.created[:] = 1_000_000_000.0  # 2001: old items, unless a test says otherwise
     return data, bundle

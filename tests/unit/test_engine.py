@@ -13,6 +13,8 @@ from recsys.engine.model import FACTORS, Action, UserProfile, query_vector, scor
 from recsys.engine.training import TrainParams, content_matrix, ease, factorise, next_item, presence
 from tests.unit.engine_fixtures import ROMANCE, SCIFI, trained
 
+NOW = 2_000_000_000.0  # the fixture's items entered the catalog long before
+
 
 def acted(*item_ids: str, session_id: str | None = None) -> list[Action]:
     return [Action(i, session_id=session_id) for i in item_ids]
@@ -21,10 +23,7 @@ def acted(*item_ids: str, session_id: str | None = None) -> list[Action]:
 def top_items(bundle: ModelBundle, profile: UserProfile, blend: Blend | None = None, k: int = 5) -> list[str]:
     terms = user_terms(bundle.position, profile, blend or bundle.blend)
     candidates = np.asarray([p for p, i in enumerate(bundle.item_ids) if i not in profile.weights])
-    scored = score(
-        bundle.P, bundle.Q, bundle.popularity, bundle.categories, terms, profile.favourites,
-        blend or bundle.blend, candidates,
-    )  # fmt: skip
+    scored = score(bundle, terms, profile.favourites, blend or bundle.blend, candidates, NOW)
     order = np.argsort(-scored.total, kind="stable")[:k]
     return [bundle.item_ids[candidates[k_]] for k_ in order]
 
@@ -84,9 +83,8 @@ def test_a_dislike_pushes_its_neighbours_down():
     terms_liked = user_terms(bundle.position, liked, bundle.blend)
     terms_disliked = user_terms(bundle.position, disliked, bundle.blend)
     neighbour = np.asarray([bundle.position[SCIFI[4]]])
-    common = (bundle.P, bundle.Q, bundle.popularity, bundle.categories)
-    up = score(*common, terms_liked, frozenset(), bundle.blend, neighbour).total[0]
-    down = score(*common, terms_disliked, frozenset(), bundle.blend, neighbour).total[0]
+    up = score(bundle, terms_liked, frozenset(), bundle.blend, neighbour, NOW).total[0]
+    down = score(bundle, terms_disliked, frozenset(), bundle.blend, neighbour, NOW).total[0]
     assert up > 0 > down
 
 
@@ -113,9 +111,8 @@ def test_the_factors_are_the_score_exactly():
     )
     terms = user_terms(bundle.position, profile, blend)
     candidates = np.arange(len(bundle.item_ids))
-    scored = score(
-        bundle.P, bundle.Q, bundle.popularity, bundle.categories, terms, profile.favourites, blend, candidates
-    )
+    bundle.created[bundle.position[SCIFI[2]]] = NOW - 7 * 86400  # one item a week old, the rest older
+    scored = score(bundle, terms, profile.favourites, blend, candidates, NOW)
     assert scored.parts.shape == (len(FACTORS), len(candidates))
     assert np.allclose(scored.parts.sum(axis=0), scored.total, atol=1e-6)
     assert np.allclose(bundle.Q @ query_vector(bundle.P, terms), scored.parts[:3].sum(axis=0), atol=1e-5)
@@ -125,6 +122,8 @@ def test_the_factors_are_the_score_exactly():
         assert len(per_row) and per_row.sum() == pytest.approx(float(scored.parts[f, k]), abs=1e-5)
     assert set(terms["session"].positions.tolist()) == {bundle.position[ROMANCE[0]]}
     assert scored.parts[4, k] == pytest.approx(0.2) and scored.parts[4, bundle.position[SCIFI[1]]] == 0
+    fresh = scored.parts[5, bundle.position[SCIFI[2]]]
+    assert fresh == pytest.approx(blend.freshness_weight * np.exp(-1)) and scored.parts[5, k] < fresh / 100
 
 
 def test_exact_index_below_the_threshold_and_ivf_with_measured_recall_above():

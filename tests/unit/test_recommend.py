@@ -223,3 +223,12 @@ def test_items_the_model_does_not_know_complete_a_short_list_and_say_where_they_
     assert (
         ids(answer)[-1] == "brand_new" and answer.recommendations[-1].explanation["source"] == "popularity-v1"
     )
+
+
+def test_no_category_fills_more_than_its_share_unless_the_user_asked_for_it():
+    everything_scifi = {SCIFI[0]: 3.0, SCIFI[1]: 3.0, SCIFI[2]: 3.0}
+    answer = recommend(fake_stores(everything_scifi, [(SCIFI[2], None)]), "u1", 6)
+    categories = [CATALOG[i].category for i in ids(answer)]
+    assert categories.count("SciFi") <= 3 and categories.count("Romance") >= 3  # max_category_share 0.5
+    favourite = recommend(fake_stores(everything_scifi, [(SCIFI[2], None)], favourites=["SciFi"]), "u1", 6)
+    assert [CATALOG[i].category for i in ids(favourite)].count("SciFi") > 3

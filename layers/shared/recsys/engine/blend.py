@@ -31,7 +31,12 @@ class Blend:
     session_weight: float = 2.0
     popularity_weight: float = -0.1  # × log(1 + interactions): EASE favours popular items a little too much
     favourite_weight: float = 1.0  # added for items in one of the user's favourite categories
-    max_category_share: float = 1.0  # diversity: at most this share of a list from one category
+    # new items: × exp(-days in the catalog / freshness_days). MovieLens has no catalog dates to fit
+    # it on (every item enters at once), so this is a product choice: a new item gets a small lift.
+    freshness_weight: float = 0.1
+    freshness_days: float = 7.0
+    # diversity: at most this share of a list from one category (0.5 cost 0.0006 NDCG@10 on MovieLens)
+    max_category_share: float = 0.5
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Blend:
         known = {f.name: f.type for f in fields(self)}

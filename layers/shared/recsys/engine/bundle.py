@@ -20,6 +20,7 @@ import numpy.typing as npt
 from recsys.engine import index as faiss_index
 from recsys.engine.blend import Blend
 from recsys.engine.model import Matrix, Vector
+from recsys.engine.training import TrainedModel
 
 FILES = ("model.npz", "items.json", "index.faiss", "metadata.json")
 
@@ -32,6 +33,7 @@ class ModelBundle:
     P: Matrix  # 2 × items rows: EASE's block, then the next-item model's
     Q: Matrix
     popularity: Vector
+    created: Vector  # epoch seconds each item entered the catalog
     warm: npt.NDArray[np.bool_]  # items whose embeddings were learned from interactions
     index: faiss.Index
     metadata: dict[str, Any]
@@ -65,13 +67,30 @@ class ModelBundle:
             return None
         return round(float(np.interp(score, calibration["scores"], calibration["ratings"])), 2)
 
+    @classmethod
+    def from_trained(
+        cls, version: str, model: TrainedModel, index: faiss.Index, metadata: dict[str, Any]
+    ) -> ModelBundle:
+        return cls(
+            version,
+            model.item_ids,
+            model.categories,
+            model.P,
+            model.Q,
+            model.popularity,
+            model.created,
+            model.warm,
+            index,
+            metadata,
+        )
+
     @property
     def blend(self) -> Blend:
         return Blend().with_overrides(self.metadata.get("blend") or {})
 
     def to_files(self) -> dict[str, bytes]:
         arrays = io.BytesIO()
-        np.savez(arrays, P=self.P, Q=self.Q, popularity=self.popularity, warm=self.warm)
+        np.savez(arrays, P=self.P, Q=self.Q, popularity=self.popularity, created=self.created, warm=self.warm)
         items = {"item_ids": self.item_ids, "categories": self.categories}
         return {
             "model.npz": arrays.getvalue(),
@@ -86,6 +105,7 @@ class ModelBundle:
         items = json.loads(files["items.json"])
         with np.load(io.BytesIO(files["model.npz"])) as arrays:
             P, Q, popularity, warm = arrays["P"], arrays["Q"], arrays["popularity"], arrays["warm"]
+            created = arrays["created"]
         index = faiss_index.from_bytes(files["index.faiss"])
         nprobe = (metadata.get("index") or {}).get("nprobe")
         if nprobe:
@@ -99,6 +119,7 @@ class ModelBundle:
             P=P,
             Q=Q,
             popularity=popularity,
+            created=created,
             warm=warm,
             index=index,
             metadata=metadata,

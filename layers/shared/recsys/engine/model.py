@@ -1,6 +1,6 @@
 """The ranking model: one linear form that training fits, FAISS serves and explanations decompose.
 
-    score(u, j) = h_u·Q_j + r_u·Q_j + s_u·Q_j + c_pop·pop_j + c_fav·fav_u(j)
+    score(u, j) = h_u·Q_j + r_u·Q_j + s_u·Q_j + c_pop·pop_j + c_fav·fav_u(j) + c_new·new_j
 
 - P (2 × items rows) and Q (items × d) factorise two item-item models at once, [B; w·T] ≈ P Qᵀ:
   EASE's B (what is consumed together) and a next-item model T (what follows what). A user is not
@@ -12,7 +12,8 @@
   what a user did last predicts what comes next far better than the whole history does.
 - s_u ("session"): the items of the current session, through B.
 - pop_j ("popularity"): log(1 + interactions); fav_u(j) ("category_preference"): 1 when j's
-  category is one of the user's favourite categories.
+  category is one of the user's favourite categories; new_j ("recency"): exp(-age / days) of
+  the item's age in the catalog.
 
 The FAISS index holds Q, so the query h_u + r_u + s_u retrieves the candidates by the first three
 terms; the last two are added when the candidates are scored.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +33,23 @@ from recsys.engine.blend import Blend
 Vector = npt.NDArray[np.float32]
 Matrix = npt.NDArray[np.float32]
 
-FACTORS = ("similar_items", "recent_activity", "session", "popularity", "category_preference")
+FACTORS = ("similar_items", "recent_activity", "session", "popularity", "category_preference", "recency")
+DAY = 86400.0
+
+
+class ItemSide(Protocol):
+    """The item half of a model: embeddings and the per-item features the score adds."""
+
+    @property
+    def P(self) -> Matrix: ...  # 2 × items rows: EASE's block, then the next-item model's
+    @property
+    def Q(self) -> Matrix: ...
+    @property
+    def popularity(self) -> Vector: ...  # log(1 + interactions)
+    @property
+    def created(self) -> Vector: ...  # when each item entered the catalog (epoch seconds)
+    @property
+    def categories(self) -> Sequence[str | None]: ...
 
 
 @dataclass(frozen=True)
@@ -135,27 +152,28 @@ class Scored:
 
 
 def score(
-    P: Matrix,
-    Q: Matrix,
-    popularity: Vector,
-    categories: Sequence[str | None],
+    items: ItemSide,
     terms: Mapping[str, Term],
     favourites: frozenset[str],
     blend: Blend,
     candidates: npt.NDArray[np.int64],
+    now: float,
 ) -> Scored:
     """Every term of the score for each candidate position; total is their sum, exactly."""
-    Qc = Q[candidates]
+    Qc = items.Q[candidates]
     parts = np.zeros((len(FACTORS), len(candidates)), dtype=np.float32)
     for f, name in enumerate(FACTORS[:3]):
         term = terms.get(name, EMPTY)
         if len(term.positions):
-            parts[f] = Qc @ term.vector(P)
-    parts[3] = blend.popularity_weight * popularity[candidates]
+            parts[f] = Qc @ term.vector(items.P)
+    parts[3] = blend.popularity_weight * items.popularity[candidates]
     if favourites and blend.favourite_weight:
         parts[4] = blend.favourite_weight * np.asarray(
-            [(categories[c] or "") in favourites for c in candidates], dtype=np.float32
+            [(items.categories[c] or "") in favourites for c in candidates], dtype=np.float32
         )
+    if blend.freshness_weight:
+        age_days = np.maximum(now - items.created[candidates], 0.0) / DAY
+        parts[5] = blend.freshness_weight * np.exp(-age_days / blend.freshness_days)
     return Scored(candidates, parts.sum(axis=0), parts)
 
 

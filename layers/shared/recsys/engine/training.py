@@ -73,6 +73,7 @@ class TrainedModel:
     P: Matrix
     Q: Matrix
     popularity: Vector
+    created: Vector  # epoch seconds each item entered the catalog
     warm: npt.NDArray[np.bool_]  # items the embeddings were learned for (the rest: from content)
     stats: dict[str, Any] = field(default_factory=dict)
 
@@ -222,7 +223,7 @@ def _ridge_map(C: Matrix, Y: Matrix, alpha: float) -> Matrix:
 
 
 def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     item_ids = [item.item_id for item in data.items]
     n = len(item_ids)
     position = {item_id: p for p, item_id in enumerate(item_ids)}
@@ -272,6 +273,10 @@ def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
         P=P,
         Q=Q,
         popularity=popularity_feature(counts),
+        created=np.asarray(
+            [item.created_at.timestamp() if item.created_at else started_at for item in data.items],
+            dtype=np.float64,
+        ),
         warm=counts > 0,
         stats={
             "users": len(by_user),

@@ -20,6 +20,7 @@ TYPES = {
     "session": "session",
     "popularity": "popularity",
     "category_preference": "content_based",
+    "recency": "recency",
 }
 PRIMARY_REASONS = {
     "similar_items": "collaborative_filtering",
@@ -27,6 +28,7 @@ PRIMARY_REASONS = {
     "session": "session_activity",
     "popularity": "popularity",
     "category_preference": "category_preference",
+    "recency": "recency",
 }
 VERBS = {
     "watch": "watched",
@@ -88,6 +90,8 @@ def describe(
         return f"Because you {verb} {first.title}"
     if primary == "category_preference":
         return f"In {item.category}, a category you like"
+    if primary == "recency":
+        return "New in the catalog"
     if favourite:
         return f"Popular in {item.category}, a category you like"
     return f"Popular in {item.category}" if item.category else "Popular right now"
@@ -122,6 +126,7 @@ FACTOR_DESCRIPTIONS = {
     "session": "Related to what you viewed in this session",
     "popularity": "Popular with everyone",
     "category_preference": "In a category you said you like",
+    "recency": "New in the catalog",
 }
 
 

@@ -13,6 +13,7 @@ terms that made each score. The answer's `model_version` names the path that pro
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -214,15 +215,18 @@ def _candidates(
     )
 
 
-def _diversify(order: list[int], categories: list[str | None], limit: int, share: float) -> list[int]:
-    """At most ceil(share × limit) items of one category, unless nothing else is left."""
+def _diversify(
+    order: list[int], categories: list[str | None], limit: int, share: float, favourites: frozenset[str]
+) -> list[int]:
+    """At most ceil(share × limit) items of one category, unless nothing else is left; the
+    user's favourite categories are what they asked for, so they are not capped."""
     cap = max(1, math.ceil(share * limit))
     chosen: list[int] = []
     deferred: list[int] = []
     per_category: dict[str | None, int] = {}
     for k in order:
         category = categories[k]
-        if category is not None and per_category.get(category, 0) >= cap:
+        if category is not None and category not in favourites and per_category.get(category, 0) >= cap:
             deferred.append(k)
             continue
         per_category[category] = per_category.get(category, 0) + 1
@@ -253,9 +257,7 @@ def _from_model(
     consumed = set(history.weights) if request.context not in CONTEXTS_SHOWING_CONSUMED else set()
     wanted = 3 * limit + 20
     candidates = _candidates(bundle, terms, context.favourites, category, skip | consumed, wanted)
-    scored = score(
-        bundle.P, bundle.Q, bundle.popularity, bundle.categories, terms, context.favourites, blend, candidates
-    )
+    scored = score(bundle, terms, context.favourites, blend, candidates, time.time())
     order = sorted(
         range(len(candidates)), key=lambda k: (-float(scored.total[k]), bundle.item_ids[candidates[k]])
     )
@@ -269,6 +271,7 @@ def _from_model(
         [bundle.categories[candidates[k]] for k in range(len(candidates))],
         limit,
         blend.max_category_share,
+        context.favourites,
     )
     because = {
         k: contributing_items(
@@ -574,14 +577,7 @@ def _explain_with_model(
         blend = replace(blend, popularity_weight=max(blend.popularity_weight, 1.0))
     p = bundle.position[item.item_id]
     scored: Scored = score(
-        bundle.P,
-        bundle.Q,
-        bundle.popularity,
-        bundle.categories,
-        terms,
-        context.favourites,
-        blend,
-        np.asarray([p], dtype=np.int64),
+        bundle, terms, context.favourites, blend, np.asarray([p], dtype=np.int64), time.time()
     )
     because = contributing_items(bundle, terms, p, ("similar_items", "recent_activity", "session"), top=5)
     total = float(scored.total[0])

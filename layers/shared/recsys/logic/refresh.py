@@ -104,7 +104,11 @@ def _profiles(snapshot: LogSnapshot) -> dict[str, UserProfile]:
 
 
 def _rating_calibration(
-    model: TrainedModel, blend: Blend, profiles: dict[str, UserProfile], ratings: list[tuple[str, str, float]]
+    model: TrainedModel,
+    blend: Blend,
+    profiles: dict[str, UserProfile],
+    ratings: list[tuple[str, str, float]],
+    now: float,
 ) -> dict[str, list[float]] | None:
     """Isotonic map from the model's score to the ratings users gave, over the log's rated events.
     Each rated item is scored with the user's other items only (its own share removed)."""
@@ -120,9 +124,10 @@ def _rating_calibration(
         weights = {i: w for i, w in profile.weights.items() if i != item_id}
         recent = [a for a in profile.recent if a.item_id != item_id]
         terms = user_terms(position, UserProfile(weights=weights, recent=recent), blend)
-        p = position[item_id]
-        value = float(model.Q[p] @ query_vector(model.P, terms)) + blend.popularity_weight * float(
-            model.popularity[p]
+        value = float(
+            score(
+                model, terms, frozenset(), blend, np.asarray([position[item_id]], dtype=np.int64), now
+            ).total[0]
         )
         pairs.append((value, rating))
     if len(pairs) < 200:
@@ -146,7 +151,7 @@ def _rating_calibration(
 
 
 def _precompute(
-    bundle: ModelBundle, profiles: dict[str, UserProfile], blend: Blend, per_user: int
+    bundle: ModelBundle, profiles: dict[str, UserProfile], blend: Blend, per_user: int, now: float
 ) -> list[PrecomputedRow]:
     rows: list[PrecomputedRow] = []
     for user_id, profile in profiles.items():
@@ -158,9 +163,7 @@ def _precompute(
         candidates = np.asarray([p for p in found[0] if p >= 0 and p not in consumed], dtype=np.int64)
         if len(candidates) == 0:
             continue
-        scored = score(
-            bundle.P, bundle.Q, bundle.popularity, bundle.categories, terms, frozenset(), blend, candidates
-        )
+        scored = score(bundle, terms, frozenset(), blend, candidates, now)
         order = np.argsort(-scored.total, kind="stable")[:per_user]
         for rank, k_ in enumerate(order, start=1):
             weighted = shares(scored.factor_shares(int(k_)))
@@ -215,21 +218,11 @@ def refresh(
         "blend": blend.as_dict(),
         "counts": model.stats,
         "index": report.as_dict(),
-        "rating_calibration": _rating_calibration(model, blend, profiles, snapshot.ratings),
-        "eval": None,  # `make eval` reports its figures beside the version it measured
+        "rating_calibration": _rating_calibration(model, blend, profiles, snapshot.ratings, now.timestamp()),
+        "eval": None,  # `make eval` writes <version>/eval.json beside the version it measured
     }
-    bundle = ModelBundle(
-        version,
-        model.item_ids,
-        model.categories,
-        model.P,
-        model.Q,
-        model.popularity,
-        model.warm,
-        index,
-        metadata,
-    )
-    rows = _precompute(bundle, profiles, blend, PRECOMPUTED_PER_USER)
+    bundle = ModelBundle.from_trained(version, model, index, metadata)
+    rows = _precompute(bundle, profiles, blend, PRECOMPUTED_PER_USER, now.timestamp())
     metadata["timings"] = {
         "read_seconds": round(read_seconds, 3),
         "total_seconds_before_publish": round(time.perf_counter() - started, 3),
