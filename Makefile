@@ -90,8 +90,8 @@ clean: down ## stop services and delete local data and logs (.localcloud)
 openapi: $(STAMP) ## regenerate openapi.json from the code (CI fails when the committed copy drifts)
 	$(PY) -c "from recsys.api.openapi import rendered; open('openapi.json', 'w').write(rendered())"
 
-eval: up ## quality through the API vs four baselines on MovieLens-100k; the last line is JSON
-	$(PY) -m evaluation.served
+eval: up ## quality through the API vs four baselines on MovieLens-100k; the last line is JSON [BLEND=k=v,...]
+	$(PY) -m evaluation.served $(if $(BLEND),--blend '$(BLEND)')
 
 bench: up ## benchmarks: local runtime and API endpoint latency, cold and warm (medians)
 	$(PY) bench/local_runtime.py
