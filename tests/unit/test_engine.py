@@ -10,7 +10,7 @@ from recsys.engine import index as faiss_index
 from recsys.engine.blend import Blend
 from recsys.engine.bundle import ModelBundle
 from recsys.engine.model import FACTORS, Action, UserProfile, query_vector, score, user_terms
-from recsys.engine.training import TrainParams, content_matrix, ease, factorise, next_item, presence
+from recsys.engine.training import TrainParams, content_matrix, ease, factorise, gram, next_item
 from tests.unit.engine_fixtures import ROMANCE, SCIFI, trained
 
 NOW = 2_000_000_000.0  # the fixture's items entered the catalog long before
@@ -30,7 +30,8 @@ def top_items(bundle: ModelBundle, profile: UserProfile, blend: Blend | None = N
 
 def test_ease_never_recommends_an_item_for_itself_and_learns_co_consumption():
     rows = [[0, 1], [0, 1], [1, 2], [2, 3]]
-    B = ease(presence(rows, 4), lam=0.5)
+    B = ease(gram(rows, 4), lam=0.5)
+    assert gram(rows, 4)[0, 1] == 2 and gram(rows, 4)[1, 1] == 3  # co-occurrence counts
     assert np.allclose(np.diag(B), 0)
     assert B[0, 1] > B[0, 3]  # 0 and 1 are consumed together; 0 and 3 never are
 

@@ -118,21 +118,42 @@ def content_matrix(items: Sequence[Item], dims: int) -> Matrix:
     return np.asarray(C / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
 
-def presence(rows: Sequence[Sequence[int]], n_items: int) -> Any:
-    """The users × items matrix with a 1 wherever the user interacted (scipy CSR)."""
-    import scipy.sparse as sp
-
-    indptr = np.cumsum([0, *(len(r) for r in rows)])
-    indices = np.asarray([c for r in rows for c in r], dtype=np.int64)
-    X = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(rows), n_items))
-    X.sum_duplicates()
-    X.data[:] = 1.0
-    return X
+PAIRS_PER_CHUNK = 8_000_000  # bounds the memory of one accumulation step (~130 MB)
 
 
-def ease(X: Any, lam: float) -> Matrix:
-    """EASE's item-item weights from the presence matrix."""
-    G = (X.T @ X).toarray().astype(np.float64)
+def _accumulate(
+    target: npt.NDArray[np.float64], flat: list[npt.NDArray[np.int64]], values: list[Any]
+) -> None:
+    """target.flat[i] += v for every (i, v), with one bincount over the chunk."""
+    if flat:
+        index = np.concatenate(flat)
+        weights = np.concatenate(values) if values[0] is not None else None
+        target += np.bincount(index, weights=weights, minlength=target.size).reshape(target.shape)
+        flat.clear()
+        values.clear()
+
+
+def gram(rows: Sequence[Sequence[int]], n_items: int) -> npt.NDArray[np.float64]:
+    """XᵀX of the users × items presence matrix (1 wherever a user interacted): co-occurrence
+    counts, accumulated over each user's item pairs (numpy only: the refresh function and the
+    layer must fit Lambda's 250 MB together, which scipy would break)."""
+    G = np.zeros((n_items, n_items), dtype=np.float64)
+    flat: list[npt.NDArray[np.int64]] = []
+    pending = 0
+    for items in rows:
+        unique = np.unique(np.asarray(items, dtype=np.int64))
+        flat.append((unique[:, None] * n_items + unique[None, :]).ravel())
+        pending += unique.size**2
+        if pending >= PAIRS_PER_CHUNK:
+            _accumulate(G, flat, [None])
+            pending = 0
+    _accumulate(G, flat, [None])
+    return G
+
+
+def ease(G: npt.NDArray[np.float64], lam: float) -> Matrix:
+    """EASE's item-item weights from the Gram matrix XᵀX."""
+    G = G.copy()
     G[np.diag_indices_from(G)] += lam
     Pinv = np.linalg.inv(G)
     B = -Pinv / np.diag(Pinv)
@@ -140,44 +161,59 @@ def ease(X: Any, lam: float) -> Matrix:
     return np.asarray(B, dtype=np.float32)
 
 
+def _transitions(
+    sequences: Sequence[Sequence[int]], window: int, decay: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Every event after a user's first: the previous `window` items (-1 where there are fewer),
+    their decayed weights, and the event's own item."""
+    lags = np.arange(window)
+    previous, targets = [], []
+    for sequence in sequences:
+        items = np.asarray(sequence, dtype=np.int64)
+        if items.size < 2:
+            continue
+        back = np.arange(1, items.size)[:, None] - 1 - lags[None, :]
+        previous.append(np.where(back >= 0, items[np.maximum(back, 0)], -1))
+        targets.append(items[1:])
+    if not targets:
+        return np.zeros((0, window), np.int64), np.zeros((0, window)), np.zeros(0, np.int64)
+    before = np.concatenate(previous)
+    weights = np.where(before >= 0, decay ** lags[None, :], 0.0)
+    return before, weights, np.concatenate(targets)
+
+
 def next_item(
     sequences: Sequence[Sequence[int]], n_items: int, lam: float, window: int, decay: float
 ) -> Matrix:
     """T = (ZᵀZ + λI)⁻¹ZᵀY: each event's item (Y) regressed on the decayed previous items (Z).
     Sequences run oldest first."""
-    import scipy.sparse as sp
-
-    rows: list[int] = []
-    cols: list[int] = []
-    values: list[float] = []
-    targets: list[int] = []
-    for sequence in sequences:
-        for t in range(1, len(sequence)):
-            n = len(targets)
-            for k in range(min(window, t)):
-                rows.append(n)
-                cols.append(sequence[t - 1 - k])
-                values.append(decay**k)
-            targets.append(sequence[t])
-    if not targets:
-        return np.zeros((n_items, n_items), dtype=np.float32)
-    Z = sp.csr_matrix((values, (rows, cols)), shape=(len(targets), n_items), dtype=np.float64)
-    Y = sp.csr_matrix(
-        (np.ones(len(targets)), (np.arange(len(targets)), targets)), shape=(len(targets), n_items)
-    )
-    G = (Z.T @ Z).toarray()
-    G[np.diag_indices_from(G)] += lam
-    return np.linalg.solve(G, (Z.T @ Y).toarray()).astype(np.float32)
+    before, weights, targets = _transitions(sequences, window, decay)
+    ZZ = np.zeros((n_items, n_items), dtype=np.float64)
+    ZY = np.zeros((n_items, n_items), dtype=np.float64)
+    step = max(1, PAIRS_PER_CHUNK // (window * window))
+    for start in range(0, len(targets), step):
+        b, w, t = before[start : start + step], weights[start : start + step], targets[start : start + step]
+        valid = (b[:, :, None] >= 0) & (b[:, None, :] >= 0)
+        pairs = (b[:, :, None] * n_items + b[:, None, :])[valid]
+        _accumulate(ZZ, [pairs], [(w[:, :, None] * w[:, None, :])[valid]])
+        present = b >= 0
+        _accumulate(ZY, [(b * n_items + t[:, None])[present]], [w[present]])
+    ZZ[np.diag_indices_from(ZZ)] += lam
+    return np.asarray(np.linalg.solve(ZZ, ZY), dtype=np.float32)
 
 
-def factorise(M: Matrix, rank: int, queries: Any) -> tuple[Matrix, Matrix, float]:
+def factorise(M: Matrix, rank: int, queries: Matrix | None) -> tuple[Matrix, Matrix, float]:
     """P, Q with P Qᵀ ≈ M, keeping the `rank` directions of Q that carry most of the queries' score
-    energy; also the share of that energy kept. Full rank (rank >= columns): P = M, Q = I."""
+    energy (queries: rows of user coefficients over M's rows); also the share of that energy kept.
+    Full rank (rank >= columns): P = M, Q = I."""
     n = M.shape[1]
-    if rank >= n:
+    if rank >= n or queries is None:
         return M.astype(np.float32), np.eye(n, dtype=np.float32), 1.0
-    S = np.asarray(queries @ M, dtype=np.float64)
-    energy, vectors = np.linalg.eigh(S.T @ S)
+    energy_matrix = np.zeros((n, n), dtype=np.float64)
+    for start in range(0, len(queries), 1024):  # SᵀS with S = queries·M, a block at a time
+        S = (queries[start : start + 1024] @ M).astype(np.float64)
+        energy_matrix += S.T @ S
+    energy, vectors = np.linalg.eigh(energy_matrix)
     Q = vectors[:, ::-1][:, :rank]
     kept = float(energy[::-1][:rank].sum() / max(energy.sum(), 1e-12))
     return (M @ Q).astype(np.float32), Q.astype(np.float32), kept
@@ -190,29 +226,22 @@ def query_sample(
     cuts: int,
     limit: int,
     seed: int,
-) -> Any:
-    """The user vectors the index will be asked with: each training user's coefficients at `cuts`
-    points of their history (a sample of at most `limit` users)."""
-    import scipy.sparse as sp
-
+) -> Matrix:
+    """The user vectors the index will be asked with: each training user's coefficients over the
+    rows of [B; T] at `cuts` points of their history (a sample of at most `limit` users)."""
     rng = np.random.default_rng(seed)
-    chosen = rng.permutation(len(histories))[:limit]
-    rows: list[int] = []
-    cols: list[int] = []
-    values: list[float] = []
-    n = 0
-    for u in chosen:
+    rows: list[npt.NDArray[np.float32]] = []
+    for u in rng.permutation(len(histories))[:limit]:
         history = histories[u]  # newest first
         for cut in np.unique(np.linspace(1, len(history), cuts).round().astype(int)):
             seen = history[-cut:]
             weights = {a.item_id: -1.0 if a.disliked else 1.0 for a in reversed(seen)}
             terms = user_terms(position, UserProfile(weights=weights, recent=seen), blend)
+            row = np.zeros(2 * len(position), dtype=np.float32)
             for term in (terms["similar_items"], terms["recent_activity"]):
-                rows += [n] * len(term.positions)
-                cols += term.positions.tolist()
-                values += term.coefficients.tolist()
-            n += 1
-    return sp.csr_matrix((values, (rows, cols)), shape=(n, 2 * len(position)))
+                np.add.at(row, term.positions, term.coefficients)
+            rows.append(row)
+    return np.stack(rows) if rows else np.zeros((0, 2 * len(position)), dtype=np.float32)
 
 
 def _ridge_map(C: Matrix, Y: Matrix, alpha: float) -> Matrix:
@@ -250,13 +279,13 @@ def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
     Q = np.zeros((n, max(d, 1)), dtype=np.float32)
     kept = 0.0
     if w >= 2:
-        B = ease(presence(list(by_user.values()), w), params.ease_lambda)
+        B = ease(gram(list(by_user.values()), w), params.ease_lambda)
         T = next_item(sequences, w, params.sequence_lambda, blend.sequence_items, blend.sequence_decay)
         M = np.vstack([B, T])  # the blend weighs T's rows when it folds a user in
         queries = None
         if d < w:
             queries = query_sample(
-                list(data.histories.values()), column, blend, params.subspace_cuts, 5000, params.seed
+                list(data.histories.values()), column, blend, params.subspace_cuts, 2000, params.seed
             )
         P_warm, Q_warm, kept = factorise(M, d, queries)
         P[warm_positions], P[n + warm_positions], Q[warm_positions] = P_warm[:w], P_warm[w:], Q_warm

@@ -174,6 +174,13 @@ def _blend(bundle: ModelBundle, request: RankingRequest) -> Blend:
     return blend.with_overrides(request.variant.blend) if request.variant else blend
 
 
+def _cold_start(bundle: ModelBundle, blend: Blend) -> Blend:
+    """Nobody knows this user yet: popularity, scaled to [0, 1], decides, and a favourite
+    category (worth 1) comes first."""
+    top = float(bundle.popularity.max()) if len(bundle.popularity) else 0.0
+    return replace(blend, popularity_weight=1.0 / top if top > 0 else 1.0)
+
+
 def _version(bundle: ModelBundle, request: RankingRequest) -> str:
     return f"{bundle.version}/{request.variant.label}" if request.variant else bundle.version
 
@@ -252,8 +259,8 @@ def _from_model(
     blend = _blend(bundle, request)
     terms = _profile_and_terms(bundle, context, history, blend, request.session_id)
     personal = any(len(t.positions) for t in terms.values())
-    if not personal:  # nobody knows this user yet: popularity (and favourite categories) decide
-        blend = replace(blend, popularity_weight=max(blend.popularity_weight, 1.0))
+    if not personal:
+        blend = _cold_start(bundle, blend)
     consumed = set(history.weights) if request.context not in CONTEXTS_SHOWING_CONSUMED else set()
     wanted = 3 * limit + 20
     candidates = _candidates(bundle, terms, context.favourites, category, skip | consumed, wanted)
@@ -574,7 +581,7 @@ def _explain_with_model(
     blend = _blend(bundle, request)
     terms = _profile_and_terms(bundle, context, history, blend, request.session_id)
     if not any(len(t.positions) for t in terms.values()):
-        blend = replace(blend, popularity_weight=max(blend.popularity_weight, 1.0))
+        blend = _cold_start(bundle, blend)
     p = bundle.position[item.item_id]
     scored: Scored = score(
         bundle, terms, context.favourites, blend, np.asarray([p], dtype=np.int64), time.time()
