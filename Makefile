@@ -78,6 +78,7 @@ lint: $(STAMP) $(SAM) ## ruff, mypy on the shared layer, cfn-lint, sam validate 
 	$(VENV)/bin/cfn-lint template.yaml tests/e2e/runtime_fixture/template.yaml
 	$(SAM_ENV) $(SAM) validate --lint
 	$(SAM_ENV) $(SAM) build --parallel
+	$(PY) -m localcloud.lambda_size
 
 fmt: $(STAMP) ## format and fix what ruff can
 	$(VENV)/bin/ruff format .

@@ -9,6 +9,7 @@ below MIN_RECALL is not published at all.
 
 from __future__ import annotations
 
+import resource
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -237,5 +238,6 @@ def refresh(
     stores.precomputed.replace("homepage", rows, now, now + precomputed_ttl)
     stores.artifacts.mark_latest(version)
     metadata["timings"]["total_seconds"] = round(time.perf_counter() - started, 3)
+    metadata["timings"]["peak_memory_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     logger.info("model published", extra={"model_version": version, "timings": metadata["timings"]})
     return metadata
