@@ -74,9 +74,17 @@ def main(argv: list[str] | None = None) -> int:
             print(secret)
         elif args.command == "refresh":
             started = time.monotonic()
-            version = cloud.refresh()
-            print(f"published in {time.monotonic() - started:.1f}s; serving switches within seconds:")
-            print(version)
+            metadata = cloud.refresh_metadata()
+            counts, index, timings = metadata["counts"], metadata["index"], metadata["timings"]
+            print(
+                f"{metadata['algorithm']}: {counts['events']} events, {counts['users']} users, "
+                f"{counts['items']} items ({counts['items_from_content']} from content), "
+                f"{counts['dimensions']} dimensions; index {index['kind']}, "
+                f"recall@50 {index['recall_at_50']:.3f}; trained and published in "
+                f"{timings['total_seconds']:.1f}s, peak {timings['peak_memory_mib']} MiB"
+            )
+            print(f"round trip {time.monotonic() - started:.1f}s; serving switches within seconds to:")
+            print(metadata["model_version"])
         elif args.command == "fire":
             result = cloud.fire_schedule(args.function, args.template, args.stack_name, args.invoke_port)
             return _print_invocation(result)

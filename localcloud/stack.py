@@ -79,6 +79,10 @@ class LocalCloud:
 
     def refresh(self, invoke_port: int | None = None) -> str:
         """Run the refresh function now, through the runtime; returns the published model version."""
+        return str(self.refresh_metadata(invoke_port)["model_version"])
+
+    def refresh_metadata(self, invoke_port: int | None = None) -> dict[str, Any]:
+        """Run the refresh function now, through the runtime; returns the published version's metadata."""
         import json
 
         result = self.invoke("IndexRefreshFunction", b"{}", invoke_port)
@@ -86,7 +90,7 @@ class LocalCloud:
         if result.get("FunctionError") or not isinstance(payload, dict) or "model_version" not in payload:
             message = payload.get("errorMessage") if isinstance(payload, dict) else payload
             raise ServiceError(f"the refresh failed: {message}")
-        return str(payload["model_version"])
+        return payload
 
     def _report(self, service: Service, fresh: bool) -> None:
         service.wait_ready()
