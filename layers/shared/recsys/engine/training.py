@@ -10,9 +10,9 @@ Both were chosen by measurement on a validation split (evaluation/, README "Qual
 matches ALS and item-kNN; its rows over the user's last items, and T, add what a user did last,
 which predicts the next item far better than the whole history does.
 
-[B; w·T] (2n × n) is factorised as P Qᵀ. Up to `full_rank_max` items nothing is lost: P = [B; w·T]
+[B; T] (2n × n) is factorised as P Qᵀ. Up to `full_rank_max` items nothing is lost: P = [B; T]
 and Q = I. Above it, Q spans the `rank` directions that carry most of the score of real user
-queries (the training users' own vectors at several points of their histories), and P = [B; w·T]·Q.
+queries (the training users' own vectors at several points of their histories), and P = [B; T]·Q.
 EASE's cost is cubic in the number of items; beyond `max_items` this trainer refuses (README).
 """
 
@@ -39,7 +39,7 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 class TrainParams:
     ease_lambda: float = 300.0
     sequence_lambda: float = 200.0
-    full_rank_max: int = 4096  # up to this many items, embeddings are exact (d = items)
+    full_rank_max: int = 2048  # up to this many items, embeddings are exact (d = items)
     rank: int = 256  # above it: the dimensions kept (README "Quality" has what rank costs)
     subspace_cuts: int = 10  # points of each training history whose query vectors span Q
     max_items: int = 12_000  # EASE inverts an items × items matrix: beyond this, refuse
