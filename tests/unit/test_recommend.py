@@ -162,6 +162,15 @@ def test_without_the_real_time_store_precomputed_rows_answer_and_say_so():
     assert answer.recommendations[0].explanation["type"] == "precomputed"
 
 
+def test_explaining_a_precomputed_item_says_where_it_came_from():
+    rows = [PrecomputedRow("u1", ROMANCE[5], 3, 0.9, "collaborative", "old-v0")]
+    explanation, version = explain(fake_stores(history_down=True, precomputed=rows), "u1", ROMANCE[5])
+    assert version == "precomputed:old-v0" and explanation["primary_reason"] == "precomputed"
+    assert [f["factor"] for f in explanation["contributing_factors"]] == ["precomputed"]
+    other, version = explain(fake_stores(history_down=True, precomputed=rows), "u1", ROMANCE[6])
+    assert version == "popularity-v1" and other["primary_reason"] == "popularity"
+
+
 def test_without_a_model_or_precomputed_rows_popularity_answers():
     answer = recommend(fake_stores(FAN, model=None), "u1", 5)
     assert answer.model_version == "popularity-v1" and len(ids(answer)) == 5

@@ -306,17 +306,22 @@ def _from_model(
 
 
 # -- fallbacks ---------------------------------------------------------------------------------
-def _from_precomputed(
-    stores: Stores, user_id: str, limit: int, category: str | None, skip: set[str]
-) -> Answer | None:
-    rows: list[PrecomputedRow] = _degrade(
+def _precomputed_rows(stores: Stores, user_id: str) -> list[PrecomputedRow]:
+    fallback: list[PrecomputedRow] = []
+    return _degrade(
         "precomputed recommendations",
-        [],
+        fallback,
         stores.precomputed.for_user,
         user_id,
         PRECOMPUTED_KIND,
         datetime.now(UTC),
     )
+
+
+def _from_precomputed(
+    stores: Stores, user_id: str, limit: int, category: str | None, skip: set[str]
+) -> Answer | None:
+    rows = _precomputed_rows(stores, user_id)
     rows = [r for r in rows if r.item_id not in skip]
     if not rows:
         return None
@@ -493,6 +498,9 @@ def explain(
     if not_shown is not None:
         return _refusal(*not_shown), version
     if bundle is None or history is None:
+        precomputed = _explain_precomputed(stores, user_id, item)
+        if precomputed is not None:
+            return precomputed
         return _explain_with_popularity(stores, context, item), version
     if item_id not in bundle.position:
         return _refusal(
@@ -500,6 +508,32 @@ def explain(
             "This item was added after the current model was trained; the next refresh includes it",
         ), version
     return _explain_with_model(stores, bundle, context, history, item, request), version
+
+
+def _explain_precomputed(stores: Stores, user_id: str, item: Item) -> tuple[dict[str, Any], str] | None:
+    """While the real-time path is down, the list comes from the last refresh: so does its reason."""
+    rows = _precomputed_rows(stores, user_id)
+    row = next((r for r in rows if r.item_id == item.item_id), None)
+    if row is None:
+        return None
+    explanation = {
+        "primary_reason": "precomputed",
+        "description": f"Ranked #{row.rank} for you at the last model refresh ({row.explanation_type}); "
+        "real-time personalisation is unavailable right now",
+        "would_be_recommended": True,
+        "score": round(row.score, 6),
+        "contributing_factors": [
+            {
+                "factor": "precomputed",
+                "weight": 1.0,
+                "contribution": round(row.score, 6),
+                "description": row.explanation_type,
+            }
+        ],
+        "similar_items_watched": [],
+        "predicted_rating": None,
+    }
+    return explanation, f"precomputed:{row.model_version}"
 
 
 def _explain_with_popularity(stores: Stores, context: UserContext, item: Item) -> dict[str, Any]:
