@@ -27,11 +27,11 @@ def _port(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Ports:
-    postgres: int = _port("POSTGRES", 55432)
-    redis: int = _port("REDIS", 56379)
-    cassandra: int = _port("CASSANDRA", 59042)
-    cassandra_storage: int = _port("CASSANDRA_STORAGE", 57000)
-    cassandra_jmx: int = _port("CASSANDRA_JMX", 57199)
+    postgres: int = _port("POSTGRES", 25432)
+    redis: int = _port("REDIS", 26379)
+    cassandra: int = _port("CASSANDRA", 29042)
+    cassandra_storage: int = _port("CASSANDRA_STORAGE", 27000)
+    cassandra_jmx: int = _port("CASSANDRA_JMX", 27199)
     aws: int = _port("AWS", 4566)
     api: int = _port("API", 3000)
     invoke: int = _port("INVOKE", 3001)

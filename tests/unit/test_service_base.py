@@ -69,3 +69,16 @@ def test_server_dying_during_start_up_is_reported_with_its_last_log_line(tmp_pat
     message = str(caught.value)
     assert "exited during start-up" in message and "FATAL: bad config line 3" in message
     assert "\n" not in message
+
+
+def test_default_server_ports_are_outside_the_ephemeral_range():
+    """A server restarting under traffic must not find its port held by some client's socket."""
+    from dataclasses import fields
+    from pathlib import Path
+
+    from localcloud.settings import Ports
+
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    defaults = {f.name: f.default for f in fields(Ports)}
+    inside = {name: port for name, port in defaults.items() if low <= port <= high}
+    assert not inside, f"default ports inside the ephemeral range {low}-{high}: {inside}"
