@@ -31,6 +31,19 @@ TEXT_TYPES = (
     "application/problem+json",
 )
 INTEGRATION_TIMEOUT_S = 29
+# Lambda's synchronous invocation payload limit: a larger request could never reach the function.
+MAX_REQUEST_BYTES = 6 * 1024 * 1024
+DRAIN_LIMIT = 16 * 1024 * 1024  # a refused body up to this size is read and dropped before answering
+READ_TIMEOUT_S = 10  # a client that stops sending mid-request loses its connection after this
+# What the gateway's own refusals say, in the API's envelope (HTTP status -> error code).
+OWN_ERRORS = {
+    400: "INVALID_INPUT",
+    408: "REQUEST_TIMEOUT",
+    413: "PAYLOAD_TOO_LARGE",
+    414: "URI_TOO_LONG",
+    431: "HEADERS_TOO_LARGE",
+    505: "HTTP_VERSION_NOT_SUPPORTED",
+}
 
 
 @dataclass(frozen=True)
@@ -168,6 +181,7 @@ class Gateway:
         family = "DEFAULT_5XX" if kind.startswith("INTEGRATION") else "DEFAULT_4XX"
         defaults = {
             "MISSING_AUTHENTICATION_TOKEN": (403, '{"message":"Missing Authentication Token"}'),
+            "REQUEST_TOO_LARGE": (413, '{"message":"Request Too Long"}'),
             "INTEGRATION_FAILURE": (502, '{"message": "Internal server error"}'),
             "INTEGRATION_TIMEOUT": (504, '{"message": "Endpoint request timed out"}'),
         }
@@ -214,19 +228,99 @@ def _is_utf8(body: bytes) -> bool:
     return True
 
 
-def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "local-apigateway"
+class HardenedServer(ThreadingHTTPServer):
+    """A threading HTTP server that behaves like a real one under load: a deep listen backlog
+    (socketserver's default of 5 resets connections beyond it), daemon handler threads."""
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+    request_queue_size = 512
+    daemon_threads = True
+
+
+class HardenedHandler(BaseHTTPRequestHandler):
+    """Keep-alive without Nagle's delay (headers and body leave in one buffered write), a read
+    timeout, and errors that http.server makes itself (400, 414, 431, 505) in the envelope."""
+
+    protocol_version = "HTTP/1.1"
+    wbufsize = -1
+    disable_nagle_algorithm = True
+    timeout = READ_TIMEOUT_S
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        reason = message or self.responses.get(code, ("Error",))[0]
+        self.reply_error(
+            code, OWN_ERRORS.get(code, "INVALID_INPUT" if code < 500 else "INTERNAL_ERROR"), reason
+        )
+
+    def reply_error(
+        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        body = json.dumps(
+            {
+                "error": {
+                    "code": code,
+                    "message": message,
+                    "details": details or {},
+                    "request_id": str(uuid.uuid4()),
+                }
+            }
+        ).encode()
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # unparsable request line: answer in HTTP/1.1 anyway
+            self.request_version = "HTTP/1.1"
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if getattr(self, "command", None) != "HEAD":
+            self.wfile.write(body)
+
+    def read_body(self, limit: int) -> bytes | None:
+        """The request's body, or None after answering a refusal (bad or too large Content-Length)."""
+        declared = self.headers.get("Content-Length")
+        if declared is None:
+            if self.headers.get("Transfer-Encoding"):
+                self.reply_error(411, "INVALID_INPUT", "Send Content-Length; chunked bodies are not accepted")
+                return None
+            return b""
+        if not declared.strip().isdigit():
+            self.reply_error(400, "INVALID_INPUT", f"Content-Length {declared!r} is not a byte count")
+            return None
+        length = int(declared)
+        if length > limit:
+            remaining = length if length <= DRAIN_LIMIT else 0
+            while remaining > 0:  # read what the client is sending, so that it reads the answer
+                chunk = self.rfile.read(min(65536, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+            self.reply_error(
+                413,
+                "PAYLOAD_TOO_LARGE",
+                f"The body is {length} bytes; the limit is {limit}",
+                {"limit_bytes": limit},
+            )
+            return None
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self.close_connection = True
+            return None
+        return body
+
+
+def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
+    class Handler(HardenedHandler):
+        server_version = "local-apigateway"
 
         def handle_any(self) -> None:
             started = time.perf_counter()
             request_id = str(uuid.uuid4())
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = self.read_body(MAX_REQUEST_BYTES)
+            if body is None:
+                return
             path = urlsplit(self.path).path
             matched = gateway.match(self.command, path)
             if matched is None:
@@ -266,6 +360,4 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
                 return self.handle_any
             raise AttributeError(name)
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    return HardenedServer((host, port), Handler)

@@ -8,7 +8,7 @@ import re
 import sys
 import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from localcloud.runtime import build
 from localcloud.runtime.environments import FunctionPool, RuntimeParts
 from localcloud.runtime.event_sources import KinesisMapping, SqsMapping
 from localcloud.runtime.functions import FunctionSpec, load_functions
-from localcloud.runtime.gateway import Gateway, serve
+from localcloud.runtime.gateway import MAX_REQUEST_BYTES, Gateway, HardenedHandler, HardenedServer, serve
 from localcloud.runtime.schedules import expression_of, next_fire, scheduled_event
 from localcloud.template import StackContext
 
@@ -113,12 +113,7 @@ class LocalRuntime:
     def _invoke_server(self, host: str, port: int) -> ThreadingHTTPServer:
         runtime = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(HardenedHandler):
             def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
                 for name, value in (headers or {}).items():
@@ -137,7 +132,10 @@ class LocalRuntime:
                         404, json.dumps(message).encode(), {"x-amzn-ErrorType": "ResourceNotFoundException"}
                     )
                     return
-                payload = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}"
+                body = self.read_body(MAX_REQUEST_BYTES)
+                if body is None:
+                    return
+                payload = body or b"{}"
                 kind = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
                 pool = runtime.pools[spec.logical_id]
                 if kind == "DryRun":
@@ -152,9 +150,7 @@ class LocalRuntime:
                         headers["X-Amz-Function-Error"] = result.error
                     self._reply(200, result.payload, headers)
 
-        server = ThreadingHTTPServer((host, port), Handler)
-        server.daemon_threads = True
-        return server
+        return HardenedServer((host, port), Handler)
 
     def shutdown(self) -> None:
         self.stop_event.set()

@@ -471,3 +471,97 @@ def test_users_are_created_updated_and_read(api):
     assert status == 200 and updated["language"] == "fr" and updated["preferred_categories"] == []
     status, _, read = api.call("GET", f"/v1/users/{user}", api.reader)
     assert status == 200 and read["language"] == "fr" and read["request_id"]
+
+
+# -- limits: sizes, header ids, the gateway's own errors ---------------------------------------
+def raw_request(api, data: bytes, timeout: float = 10.0) -> bytes:
+    """Send bytes as they are (malformed requests included) and read the whole answer."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", api.runtime.api_port), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def envelope_of(reply: bytes) -> tuple[int, dict]:
+    head, _, body = reply.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    error = json.loads(body)["error"]
+    assert set(error) == {"code", "message", "details", "request_id"}
+    return status, error
+
+
+def test_a_body_over_the_limit_is_413_in_the_envelope(api):
+    item = {"title": "x" * (1024 * 1024 + 10)}
+    status, headers, body = api.call("PUT", "/v1/items/too_big", api.admin, item)
+    assert status == 413 and assert_envelope(body, "PAYLOAD_TOO_LARGE", headers)
+    assert headers["X-RateLimit-Limit"]  # the function answered, with its budget
+    huge = b"{" + b" " * (7 * 1024 * 1024) + b"}"
+    status, headers, payload = api.runtime.request(
+        "PUT", "/v1/items/too_big", body=huge, headers={"Authorization": f"Bearer {api.admin}"}
+    )
+    assert status == 413 and json.loads(payload)["error"]["code"] == "PAYLOAD_TOO_LARGE"  # the gateway's
+
+
+def test_context_sizes_are_limited_so_that_nothing_accepted_can_fail_to_store(api):
+    for context in ({"note": "x" * 501}, {"k" * 51: "v"}, {f"k{n}": n for n in range(21)}):
+        body = {"user_id": "u1", "item_id": "i1", "action": "click", "context": context}
+        status, headers, reply = api.call("POST", "/v1/interactions", api.writer, body)
+        assert status == 400 and assert_envelope(reply, "INVALID_INPUT", headers), context
+
+
+def test_ids_in_headers_follow_the_id_pattern(api):
+    body = {"user_id": "u1", "item_id": "i1", "action": "click"}
+    for name, value in (
+        ("X-Event-ID", "évènement-1"),
+        ("X-Event-ID", "has space"),
+        ("Idempotency-Key", "k/1"),
+    ):
+        headers = {name: value.encode("utf-8").decode("latin-1")}
+        path = "/v1/interactions" if name == "X-Event-ID" else "/v1/feedback"
+        payload = body if name == "X-Event-ID" else {**body, "feedback_type": "like"}
+        status, reply_headers, reply = api.call("POST", path, api.writer, payload, headers=headers)
+        assert status == 400, (name, value, reply)
+        assert assert_envelope(reply, "INVALID_INPUT", reply_headers)["details"]["field"] == name
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        (b"GET /v1/items/x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, "INVALID_INPUT"),
+        (b"GET /v1/items/x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400, "INVALID_INPUT"),
+        (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "URI_TOO_LONG"),
+        (b"GET /v1/items/x HTTP/1.1\r\n" + b"X-Pad: y\r\n" * 120 + b"\r\n", 431, "HEADERS_TOO_LARGE"),
+        (b"GET /v1/items/x HTTP/3.0\r\nHost: x\r\n\r\n", 505, "HTTP_VERSION_NOT_SUPPORTED"),
+    ],
+)
+def test_the_gateways_own_errors_use_the_envelope(api, raw, status, code):
+    got, error = envelope_of(raw_request(api, raw))
+    assert (got, error["code"]) == (status, code)
+
+
+def test_the_gateway_takes_200_simultaneous_connections_and_drops_stalled_ones(api):
+    import socket
+
+    def one(_):
+        with socket.create_connection(("127.0.0.1", api.runtime.api_port), timeout=30) as sock:
+            sock.sendall(b"GET /no/such/route HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return sock.recv(65536).split(b" ", 2)[1]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=200) as pool:
+        statuses = list(pool.map(one, range(200)))
+    assert statuses == [b"404"] * 200
+    with socket.create_connection(("127.0.0.1", api.runtime.api_port), timeout=30) as stalled:
+        stalled.sendall(b"GET /v1/items/x HTTP/1.1\r\nHost: x\r\n")  # never finishes its headers
+        started = time.monotonic()
+        assert stalled.recv(65536) == b""  # closed by the server, not held forever
+        assert time.monotonic() - started < 15

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recsys.api import errors
 from recsys.api.dependencies import api_keys, rate_limiter
+from recsys.api.models import MAX_BODY_BYTES
 from recsys.api.rate_limit import Budget, RateLimiter
 from recsys.errors import DomainError, IdempotencyMismatchError, NotFoundError, VersionConflictError
 from recsys.observability import logger, metrics
@@ -81,6 +82,17 @@ def _spend(subject: str, limit: int) -> Budget:
         return RateLimiter.unmetered(limit)
 
 
+async def _refuse_oversized_bodies(request: Request) -> None:
+    """Bodies over MAX_BODY_BYTES are refused before anything reads them into a store."""
+    declared = request.headers.get("content-length", "")
+    size = int(declared) if declared.isdigit() else len(await request.body())
+    if size > MAX_BODY_BYTES:
+        raise errors.PayloadTooLarge(
+            f"The request body is {size} bytes; the limit is {MAX_BODY_BYTES}",
+            {"field": "body", "reason": "too large", "limit_bytes": MAX_BODY_BYTES},
+        )
+
+
 async def _refuse_nul_characters(request: Request) -> None:
     """NUL is valid JSON ("\\u0000") but no text column can hold it: refuse it up front."""
     if "%00" in request.url.query or "\x00" in request.url.path:
@@ -131,6 +143,7 @@ async def guard(request: Request, call_next: Callable[[Request], Awaitable[Respo
                 if token is None
                 else "The API key is not valid"
             )
+        await _refuse_oversized_bodies(request)
         await _refuse_nul_characters(request)
         request.state.api_key = key
         response = await call_next(request)

@@ -17,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from recsys.api import errors
+from recsys.api.models import HEADER_ID_PATTERN
 from recsys.config import get_settings
 from recsys.observability import logger
 from recsys.stores.api_keys import ApiKey
@@ -40,8 +41,10 @@ def requires(scope: str) -> Callable[[Request], ApiKey]:
 
 
 def idempotency_key(
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=255),
-    x_idempotency_key: str | None = Header(default=None, alias="X-Idempotency-Key", max_length=255),
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", pattern=HEADER_ID_PATTERN),
+    x_idempotency_key: str | None = Header(
+        default=None, alias="X-Idempotency-Key", pattern=HEADER_ID_PATTERN
+    ),
 ) -> str | None:
     """The client's idempotency key, from Idempotency-Key or the spec's X-Idempotency-Key."""
     return idempotency_key or x_idempotency_key

@@ -13,6 +13,12 @@ from recsys.domain import ACTION_WEIGHTS
 # Identifiers fit the catalog's VARCHAR(50) and stay printable and URL-safe.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,49}$"
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+# Ids that travel in headers (X-Event-ID, Idempotency-Key, X-Session-Id): the same characters, longer.
+HEADER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,254}$"
+# The largest body any endpoint accepts (a catalog import of 1,000 items fits); larger is 413.
+MAX_BODY_BYTES = 1024 * 1024
+ContextKey = Annotated[str, StringConstraints(min_length=1, max_length=50)]
+ContextValue = Annotated[str, StringConstraints(max_length=500)] | int | float | bool
 Category = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Action = Literal["impression", "click", "add_to_cart", "purchase", "watch", "like", "dislike"]
 FeedbackType = Literal["not_interested", "like", "dislike", "report"]
@@ -106,7 +112,11 @@ class InteractionRequest(Strict):
     user_id: Identifier
     item_id: Identifier
     action: Action
-    context: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=20)
+    context: dict[ContextKey, ContextValue] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="At most 20 entries; keys up to 50 characters, text values up to 500",
+    )
     timestamp: Annotated[datetime, AfterValidator(_aware)] | None = None
 
 

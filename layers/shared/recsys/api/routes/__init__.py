@@ -12,6 +12,7 @@ _STATUS = {
     403: "Missing scope",
     404: "Not found",
     409: "Conflict (version or idempotency key)",
+    413: "Request body over the limit (1 MiB)",
     429: "Rate limited",
     500: "Internal error",
     503: "A store is unavailable",
@@ -20,7 +21,7 @@ _STATUS = {
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the envelope of each status a route can answer with."""
-    common = (400, 401, 429, 500, 503)
+    common = (400, 401, 413, 429, 500, 503)
     return {
         status: {"description": _STATUS[status], "content": {"application/json": {"schema": ERROR_SCHEMA}}}
         for status in sorted(set(common) | set(statuses))

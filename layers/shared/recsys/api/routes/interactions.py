@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Request
 
 from recsys.api import dependencies as deps
 from recsys.api.guards import requires
-from recsys.api.models import InteractionAccepted, InteractionRequest
+from recsys.api.models import HEADER_ID_PATTERN, InteractionAccepted, InteractionRequest
 from recsys.api.routes import error_responses
 from recsys.config import get_settings
 from recsys.connections import redis_client
@@ -30,8 +30,8 @@ router = APIRouter(tags=["interactions"])
 def record_interaction(
     request: Request,
     body: InteractionRequest,
-    x_event_id: Annotated[str | None, Header(alias="X-Event-ID", min_length=1, max_length=255)] = None,
-    x_session_id: Annotated[str | None, Header(max_length=100)] = None,
+    x_event_id: Annotated[str | None, Header(alias="X-Event-ID", pattern=HEADER_ID_PATTERN)] = None,
+    x_session_id: Annotated[str | None, Header(pattern=HEADER_ID_PATTERN, max_length=100)] = None,
 ) -> InteractionAccepted:
     timestamp = body.timestamp or interactions.now()
     event_id = x_event_id or fallback_event_id(body.user_id, body.item_id, body.action, timestamp)

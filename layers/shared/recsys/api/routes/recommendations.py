@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from recsys.api import dependencies as deps
 from recsys.api.guards import requires
 from recsys.api.models import (
+    HEADER_ID_PATTERN,
     ID_PATTERN,
     ExplanationResponse,
     Identifier,
@@ -53,7 +54,7 @@ def get_recommendations(
         str | None, Query(max_length=100, description="Only this category; omit or 'all' for every one")
     ] = None,
     exclude: Annotated[list[Identifier], Query(max_length=500, description="Item ids to leave out")] = [],  # noqa: B006
-    x_session_id: Annotated[str | None, Header(max_length=100)] = None,
+    x_session_id: Annotated[str | None, Header(pattern=HEADER_ID_PATTERN, max_length=100)] = None,
     x_device_type: Annotated[str | None, Header(max_length=30)] = None,
 ) -> RecommendationsResponse:
     logger.append_keys(user_id=user_id, context=context, session_id=x_session_id, device_type=x_device_type)
