@@ -219,9 +219,7 @@ def test_an_unreachable_store_is_a_503_envelope(cloud, api, tmp_path_factory):
 
 # -- rate limits -----------------------------------------------------------------------------
 def test_exactly_the_limit_passes_under_parallel_clients(api, catalog_items):
-    key = api.key("free", "read")
-    if datetime.now(UTC).second > 40:  # keep the burst inside one one-minute window
-        time.sleep(61 - datetime.now(UTC).second)
+    key = api.key("free", "read")  # a sliding window: the burst may start at any second
     path = f"/v1/items/{catalog_items[0]}"
     with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
         replies = list(pool.map(lambda _: api.call("GET", path, key), range(90)))

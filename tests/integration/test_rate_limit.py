@@ -4,28 +4,44 @@ import uuid
 from recsys.api.rate_limit import RateLimiter
 from recsys.connections import redis_client
 
+T0 = 1_800_000_000.0
+
+
+def subject() -> str:
+    return f"key:{uuid.uuid4().hex[:8]}"
+
 
 def test_exactly_the_limit_is_allowed_across_parallel_spenders(settings):
     # Separate clients stand for separate function instances sharing one Redis.
     limiters = [RateLimiter(redis_client(settings)) for _ in range(4)]
-    subject = f"key:{uuid.uuid4().hex[:8]}"
-    now = 1_800_000_000.0  # one fixed window for the whole burst
+    who = subject()
 
     def spend(n: int) -> bool:
-        return limiters[n % 4].spend(subject, 60, now=now).allowed
+        return limiters[n % 4].spend(who, 60, now=T0 + n / 1000).allowed
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
         allowed = list(pool.map(spend, range(200)))
     assert allowed.count(True) == 60
 
 
-def test_budget_reports_remaining_and_window_end(settings):
+def test_no_window_edge_lets_twice_the_limit_through(settings):
     limiter = RateLimiter(redis_client(settings))
-    subject = f"key:{uuid.uuid4().hex[:8]}"
-    first = limiter.spend(subject, 2, now=1_800_000_010.0)
-    assert (first.remaining, first.reset_at, first.allowed) == (1, 1_800_000_060, True)
-    limiter.spend(subject, 2, now=1_800_000_020.0)
-    third = limiter.spend(subject, 2, now=1_800_000_030.0)
-    assert (third.remaining, third.allowed) == (0, False)
-    assert limiter.spend(subject, 2, now=1_800_000_061.0).allowed  # a new window
-    assert redis_client(settings).ttl(f"ratelimit:{subject}:{1_800_000_061 // 60}") <= 65
+    who = subject()
+    # the whole budget just before a minute boundary, then a burst just after it
+    assert all(limiter.spend(who, 10, now=T0 + 59.9).allowed for _ in range(10))
+    assert not any(limiter.spend(who, 10, now=T0 + 60.1 + n / 100).allowed for n in range(10))
+    # a minute after the first burst, its slots free again
+    assert limiter.spend(who, 10, now=T0 + 119.95).allowed
+
+
+def test_budget_reports_remaining_and_when_a_slot_frees(settings):
+    limiter = RateLimiter(redis_client(settings))
+    who = subject()
+    first = limiter.spend(who, 2, now=T0 + 10)
+    assert (first.remaining, first.reset_at, first.allowed) == (1, int(T0) + 70, True)
+    limiter.spend(who, 2, now=T0 + 20)
+    third = limiter.spend(who, 2, now=T0 + 30)
+    assert (third.remaining, third.allowed, third.reset_at) == (0, False, int(T0) + 70)
+    later = limiter.spend(who, 2, now=T0 + 71)  # the first request has left the window
+    assert later.allowed and later.remaining == 0 and later.reset_at == int(T0) + 80
+    assert 0 < redis_client(settings).pttl(f"ratelimit:{who}") <= 61_000

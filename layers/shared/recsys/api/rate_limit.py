@@ -1,9 +1,16 @@
-"""Per-key request budgets: a fixed one-minute window counted atomically in Redis, so every
-function instance shares one count."""
+"""Per-key request budgets: a sliding one-minute window, exact under parallel clients.
+
+Each subject's accepted requests are kept in a Redis sorted set scored by time; one atomic script
+drops what is older than a minute, counts the rest and admits the request only below the limit.
+So no 60-second span, wherever it starts, ever holds more than the limit (a fixed window lets
+twice the limit through across its edge), and every function instance shares the same count.
+"""
 
 from __future__ import annotations
 
+import math
 import time
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,11 +18,21 @@ if TYPE_CHECKING:
     import redis
 
 WINDOW_SECONDS = 60
-# INCR and the first EXPIRE in one atomic step: concurrent requests see distinct counts.
-_COUNT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
+# KEYS[1]: the subject's set; ARGV: now (ms), window (ms), limit, a unique member.
+# Returns {admitted (0/1), count in the window after this request, oldest time in the window (ms)}.
+_SPEND = """
+local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+local admitted = 0
+if count < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  count = count + 1
+  admitted = 1
+end
+redis.call('PEXPIRE', KEYS[1], window + 1000)
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {admitted, count, oldest[2] or tostring(now)}
 """
 
 
@@ -23,7 +40,7 @@ return count
 class Budget:
     limit: int
     remaining: int
-    reset_at: int  # epoch seconds when the window ends
+    reset_at: int  # epoch seconds when the next request slot frees up
     allowed: bool
 
     def headers(self) -> dict[str, str]:
@@ -36,18 +53,21 @@ class Budget:
 
 class RateLimiter:
     def __init__(self, client: redis.Redis) -> None:
-        self._count = client.register_script(_COUNT)
+        self._spend = client.register_script(_SPEND)
 
     def spend(self, subject: str, limit: int, now: float | None = None) -> Budget:
-        """Count one request of `subject` against `limit` per minute."""
+        """Count one request of `subject` against `limit` per sliding minute."""
         now = time.time() if now is None else now
-        window = int(now // WINDOW_SECONDS)
-        reset_at = (window + 1) * WINDOW_SECONDS
-        count = int(self._count(keys=[f"ratelimit:{subject}:{window}"], args=[WINDOW_SECONDS + 5]))
-        return Budget(limit, max(0, limit - count), reset_at, count <= limit)
+        now_ms = int(now * 1000)
+        admitted, count, oldest = self._spend(
+            keys=[f"ratelimit:{subject}"],
+            args=[now_ms, WINDOW_SECONDS * 1000, limit, f"{now_ms}:{uuid.uuid4().hex[:12]}"],
+        )
+        reset_at = math.ceil(float(oldest) / 1000 + WINDOW_SECONDS)
+        return Budget(limit, max(0, limit - int(count)), reset_at, bool(int(admitted)))
 
     @staticmethod
     def unmetered(limit: int, now: float | None = None) -> Budget:
         """The budget reported when Redis cannot be reached: requests pass (fail open)."""
         now = time.time() if now is None else now
-        return Budget(limit, limit, (int(now // WINDOW_SECONDS) + 1) * WINDOW_SECONDS, True)
+        return Budget(limit, limit, math.ceil(now + WINDOW_SECONDS), True)
