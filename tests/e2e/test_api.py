@@ -261,6 +261,53 @@ def test_parallel_duplicates_of_a_feedback_post_make_one_effect(api):
     assert feedback_rows(api, user) == 1
 
 
+def test_idempotency_keys_belong_to_the_api_key_that_sent_them(api):
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    headers = {"Idempotency-Key": f"shared-{uuid.uuid4().hex[:8]}"}
+    other_writer = api.key("pro", "read,write")
+    status, _, first = api.call(
+        "POST",
+        "/v1/feedback",
+        api.writer,
+        {"user_id": user, "item_id": "movie_1", "feedback_type": "like"},
+        headers,
+    )
+    status_b, _, second = api.call(
+        "POST",
+        "/v1/feedback",
+        other_writer,
+        {"user_id": user, "item_id": "movie_2", "feedback_type": "like"},
+        headers,
+    )
+    assert (status, status_b) == (201, 201)
+    assert second["feedback_id"] != first["feedback_id"] and second["item_id"] == "movie_2"
+    assert feedback_rows(api, user) == 2
+
+
+def test_without_redis_the_database_still_refuses_a_key_reused_with_another_body(
+    api, cloud, tmp_path_factory
+):
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    body = {"user_id": user, "item_id": "movie_1", "feedback_type": "like"}
+    headers = {"Authorization": f"Bearer {api.writer}", "Content-Type": "application/json"}
+    headers["Idempotency-Key"] = f"k-{uuid.uuid4().hex[:8]}"
+    broken = Runtime(
+        cloud, tmp_path_factory.mktemp("no-redis-fb"), env={"RECSYS_REDIS_PORT": str(free_port())}
+    )
+    try:
+        first = broken.request("POST", "/v1/feedback", json.dumps(body).encode(), headers)
+        again = broken.request("POST", "/v1/feedback", json.dumps(body).encode(), headers)
+        other = broken.request(
+            "POST", "/v1/feedback", json.dumps({**body, "item_id": "movie_2"}).encode(), headers
+        )
+    finally:
+        broken.stop()
+    assert first[0] == 201 and again[0] == 201
+    assert json.loads(again[2])["feedback_id"] == json.loads(first[2])["feedback_id"]
+    assert other[0] == 409 and assert_envelope(json.loads(other[2]), "IDEMPOTENCY_KEY_REUSED", other[1])
+    assert feedback_rows(api, user) == 1
+
+
 def test_feedback_update_by_version_and_delete_twice(api):
     status, _, created = api.call(
         "POST", "/v1/feedback", api.writer, {"user_id": "u_fb", "item_id": "movie_3", "feedback_type": "like"}

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
-from recsys.errors import NotFoundError, VersionConflictError
+from recsys.errors import IdempotencyMismatchError, NotFoundError, VersionConflictError
 
 if TYPE_CHECKING:
     import psycopg
@@ -41,20 +41,39 @@ class PostgresFeedbackStore:
         return Feedback(**row) if row else None
 
     def create(
-        self, user_id: str, item_id: str, feedback_type: str, reason: str | None, idempotency_key: str | None
+        self,
+        user_id: str,
+        item_id: str,
+        feedback_type: str,
+        reason: str | None,
+        idempotency_key: str | None,
+        *,
+        scope: str | None = None,
+        request_hash: str | None = None,
     ) -> Feedback:
-        """Record feedback; the same (user, idempotency key) twice yields the first record."""
+        """Record feedback. The same idempotency key from the same caller (`scope`, the API key)
+        yields the first record; with another request body it is refused."""
         try:
             created = self._one(
-                f"INSERT INTO feedback (user_id, item_id, feedback_type, reason, idempotency_key)"
-                f" VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
-                (user_id, item_id, feedback_type, reason, idempotency_key),
+                f"INSERT INTO feedback (user_id, item_id, feedback_type, reason, idempotency_key,"
+                f" idempotency_scope, request_hash) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+                (user_id, item_id, feedback_type, reason, idempotency_key, scope, request_hash),
             )
         except pg_errors.UniqueViolation:
-            created = self._one(
-                f"SELECT {_COLUMNS} FROM feedback WHERE user_id = %s AND idempotency_key = %s",
-                (user_id, idempotency_key),
-            )
+            with self._conn.cursor(row_factory=dict_row) as cur:
+                row = cur.execute(
+                    f"SELECT {_COLUMNS}, request_hash FROM feedback"
+                    " WHERE idempotency_scope IS NOT DISTINCT FROM %s AND idempotency_key = %s",
+                    (scope, idempotency_key),
+                ).fetchone()
+            assert row is not None
+            if row.pop("request_hash") != request_hash:
+                raise IdempotencyMismatchError(
+                    "this idempotency key was already used with a different request",
+                    field="Idempotency-Key",
+                    reason="reused with a different body",
+                ) from None
+            created = Feedback(**row)
         assert created is not None
         return created
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from recsys.api import dependencies as deps
 from recsys.api import errors
-from recsys.api.guards import idempotency_key, replayable, requires
+from recsys.api.guards import idempotency_key, replayable, request_hash, requires
 from recsys.api.models import FeedbackRequest, FeedbackResponse, FeedbackUpdate
 from recsys.api.routes import error_responses
 from recsys.stores.feedback import Feedback
@@ -55,7 +55,13 @@ def create_feedback(
 ) -> Response:
     def run() -> tuple[int, FeedbackResponse]:
         feedback = deps.feedback_store().create(
-            body.user_id, body.item_id, body.feedback_type, body.reason, key
+            body.user_id,
+            body.item_id,
+            body.feedback_type,
+            body.reason,
+            key,
+            scope=request.state.api_key.key_prefix,
+            request_hash=request_hash(body),
         )
         return 201, _response(feedback, "recorded", request.state.request_id)
 
