@@ -10,7 +10,8 @@ from recsys.domain import Interaction
 from recsys.logic.interactions import write_to_log
 from recsys.observability import logger
 
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+# A batch that fails whole is reported record by record too: the stream retries from the first.
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: KinesisStreamRecord) -> None:

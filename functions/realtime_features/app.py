@@ -1,21 +1,23 @@
-"""Kinesis consumer: real-time features and popularity (Redis) and item counts (PostgreSQL)."""
+"""Kinesis consumer: real-time features, popularity and the user's history (Redis), profile and
+item counts (PostgreSQL); each applied exactly once per event id."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
-from recsys.api.dependencies import catalog, feature_store, interaction_log
+from recsys.api.dependencies import catalog, feature_store
 from recsys.domain import Interaction
 from recsys.logic.interactions import update_realtime_features
 from recsys.observability import logger
 
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+# A batch that fails whole is reported record by record too: the stream retries from the first.
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: KinesisStreamRecord) -> None:
     interaction = Interaction.from_record(record.kinesis.data_as_json())
-    update_realtime_features([interaction], interaction_log(), feature_store(), catalog())
+    update_realtime_features([interaction], feature_store(), catalog())
 
 
 @logger.inject_lambda_context

@@ -51,15 +51,3 @@ def test_item_history_is_kept_per_item(log):
     history = log.for_item(item)
     assert [(h.user_id, h.action) for h in history] == [("user_b", "purchase"), ("user_a", "click")]
     assert history[0].event_time == T0 + timedelta(minutes=4)
-
-
-def test_event_id_is_claimed_once_with_a_24_hour_ttl(log, settings):
-    event_id = uuid.uuid4().hex
-    assert log.claim_event(event_id) is True
-    assert log.claim_event(event_id) is False
-    row = (
-        cassandra_session(settings)
-        .execute("SELECT TTL(claimed_at) AS ttl FROM interaction_event_ids WHERE event_id = %s", (event_id,))
-        .one()
-    )
-    assert 86000 < row.ttl <= 86400

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from recsys.domain import Interaction, Item
 from recsys.observability import logger
 from recsys.stores.failures import is_store_failure
-from recsys.stores.feature_store import HistoryEvent
+from recsys.stores.feature_store import HistoryEvent, LiveEvent
 
 if TYPE_CHECKING:  # the store modules import their drivers; a function loads only what it uses
     from recsys.stores.catalog import Catalog
@@ -70,29 +69,24 @@ def write_to_log(interactions: list[Interaction], log: InteractionLog) -> None:
 
 
 def update_realtime_features(
-    interactions: list[Interaction], log: InteractionLog, features: FeatureStore, catalog: Catalog
+    interactions: list[Interaction], features: FeatureStore, catalog: Catalog
 ) -> int:
-    """Consumer: counters and popularity, each event applied once (claimed in the log). Returns how many."""
-    fresh = [i for i in interactions if log.claim_event(i.event_id)]
-    if not fresh:
-        return 0
-    items: dict[str, Item] = catalog.get_items(sorted({i.item_id for i in fresh}))
-    weights: dict[tuple[str, str | None], float] = {}
-    for interaction in fresh:
-        category = items[interaction.item_id].category if interaction.item_id in items else None
-        key = (interaction.item_id, category)
-        weights[key] = weights.get(key, 0.0) + interaction.weight
-    features.add_popularity(weights)
-    by_user: dict[str, list[Interaction]] = {}
-    for interaction in fresh:
-        by_user.setdefault(interaction.user_id, []).append(interaction)
-    for user_id, events in by_user.items():
-        latest = max(e.event_time for e in events).astimezone(UTC)
-        features.record_activity(user_id, Counter(e.action for e in events), int(latest.timestamp()))
-    features.append_history(history_events(fresh))
-    catalog.add_interactions(dict(Counter(i.item_id for i in fresh if i.item_id in items)))
-    catalog.add_user_interactions(dict(Counter(i.user_id for i in fresh)))
-    return len(fresh)
+    """Consumer: each event's real-time effects (counts, popularity, the user's history: one Redis
+    script) and its profile and item counters (one PostgreSQL transaction), each store applying an
+    event exactly once, however often it is delivered. Returns how many were new to Redis."""
+    items: dict[str, Item] = catalog.get_items(sorted({i.item_id for i in interactions}))
+    applied = 0
+    for i in interactions:
+        category = items[i.item_id].category if i.item_id in items else None
+        event_time = int(i.event_time.astimezone(UTC).timestamp())
+        live = LiveEvent(
+            i.event_id, i.user_id, i.item_id, i.action, i.weight, event_time, category, i.session_id
+        )
+        applied += features.apply_event(live)
+    catalog.count_interactions(
+        [(i.event_id, i.user_id, i.item_id if i.item_id in items else None) for i in interactions]
+    )
+    return applied
 
 
 def history_events(interactions: list[Interaction]) -> list[HistoryEvent]:

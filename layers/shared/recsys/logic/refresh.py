@@ -42,6 +42,7 @@ PRECOMPUTED_PER_USER = 50
 RECALL_SAMPLE = 1000
 CALIBRATION_SAMPLE = 3000  # rated events scored to map scores to ratings (20 bins of 150)
 NOT_INTERESTED_WEIGHT = ACTION_WEIGHTS["dislike"]
+APPLIED_MARKS_KEPT = 2 * 86400  # the stream keeps a record 24 hours; a mark older than that is moot
 
 
 class RefreshError(RuntimeError):
@@ -237,6 +238,7 @@ def refresh(
     stores.features.put_user_embeddings(history_vectors, version, now.isoformat())
     stores.precomputed.replace("homepage", rows, now, now + precomputed_ttl)
     stores.artifacts.mark_latest(version)
+    stores.catalog.forget_applied_events(APPLIED_MARKS_KEPT)  # housekeeping: marks no redelivery needs
     metadata["timings"]["total_seconds"] = round(time.perf_counter() - started, 3)
     metadata["timings"]["peak_memory_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     logger.info("model published", extra={"model_version": version, "timings": metadata["timings"]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from psycopg.rows import dict_row
@@ -22,7 +23,9 @@ class Catalog(Protocol):
     def add_interactions(self, counts: dict[str, int]) -> None: ...
     def upsert_user(self, user: User) -> None: ...
     def active_items(self) -> list[Item]: ...
+    def count_interactions(self, events: list[tuple[str, str, str | None]]) -> int: ...
     def add_user_interactions(self, counts: dict[str, int]) -> None: ...
+    def forget_applied_events(self, older_than_seconds: int) -> int: ...
     def get_user(self, user_id: str) -> User | None: ...
 
 
@@ -45,6 +48,14 @@ _UPSERT_ITEM = (
     " subcategory = EXCLUDED.subcategory, tags = EXCLUDED.tags,"
     " content_features = EXCLUDED.content_features, thumbnail_url = EXCLUDED.thumbnail_url,"
     " avg_rating = EXCLUDED.avg_rating, is_active = EXCLUDED.is_active, updated_at = NOW()"
+)
+
+
+_COUNT_USER = (
+    "INSERT INTO users (user_id, total_interactions, is_new_user, last_active_at)"
+    " VALUES (%s, %s, FALSE, NOW()) ON CONFLICT (user_id) DO UPDATE"
+    " SET total_interactions = users.total_interactions + EXCLUDED.total_interactions,"
+    " is_new_user = FALSE, last_active_at = NOW()"
 )
 
 
@@ -118,17 +129,43 @@ class PostgresCatalog:
             rows = cur.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE is_active ORDER BY id").fetchall()
         return [_item_from_row(row) for row in rows]
 
+    def count_interactions(self, events: list[tuple[str, str, str | None]]) -> int:
+        """Count (event_id, user_id, item_id) events on their users and items (item None: not in
+        the catalog), each event once: the counters and the mark that an event was counted change
+        in one transaction. Returns how many events were new."""
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            rows = cur.execute(
+                "INSERT INTO applied_events (event_id) SELECT unnest(%s::text[])"
+                " ON CONFLICT DO NOTHING RETURNING event_id",
+                ([event_id for event_id, _, _ in events],),
+            ).fetchall()
+            fresh = {row[0] for row in rows}
+            new = [(user_id, item_id) for event_id, user_id, item_id in events if event_id in fresh]
+            items = Counter(item_id for _, item_id in new if item_id is not None)
+            users = Counter(user_id for user_id, _ in new)
+            if items:
+                cur.executemany(
+                    "UPDATE items SET interaction_count = interaction_count + %s, is_new_item = FALSE"
+                    " WHERE item_id = %s",
+                    [(n, item_id) for item_id, n in sorted(items.items())],
+                )
+            if users:
+                cur.executemany(_COUNT_USER, sorted(users.items()))
+        return len(new)
+
+    def forget_applied_events(self, older_than_seconds: int) -> int:
+        """Drop marks older than any redelivery can be (housekeeping)."""
+        cursor = self._conn.execute(
+            "DELETE FROM applied_events WHERE applied_at < NOW() - make_interval(secs => %s)",
+            (older_than_seconds,),
+        )
+        return cursor.rowcount
+
     def add_user_interactions(self, counts: dict[str, int]) -> None:
         """Count interactions on each user's profile (creating it on a user's first interaction)."""
         if counts:
             with self._conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO users (user_id, total_interactions, is_new_user, last_active_at)"
-                    " VALUES (%s, %s, FALSE, NOW()) ON CONFLICT (user_id) DO UPDATE"
-                    " SET total_interactions = users.total_interactions + EXCLUDED.total_interactions,"
-                    " is_new_user = FALSE, last_active_at = NOW()",
-                    sorted(counts.items()),
-                )
+                cur.executemany(_COUNT_USER, sorted(counts.items()))
 
     def upsert_user(self, user: User) -> None:
         self._conn.execute(

@@ -19,6 +19,43 @@ FeatureValue = str | int | float
 
 USER_FEATURES_TTL = 30 * 86400
 RECENT_KEPT = 50
+APPLIED_TTL = 2 * 86400  # longer than the stream keeps a record (24 h), so no redelivery outlives it
+
+# One event's every real-time effect and the mark that it was applied, in one atomic step: a retry
+# (after a crash, a timeout, Redis restarting) applies nothing twice and misses nothing.
+# KEYS: applied mark, user_features, user_items, user_recent, popularity:all, popularity of the category
+# ARGV: action, weight, item, last_time, recent entry ('' for an impression), ttls, kept, has category
+_APPLY_EVENT = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[6]) == false then return 0 end
+local action, weight, item = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+redis.call('HINCRBY', KEYS[2], 'count_' .. action, 1)
+redis.call('HINCRBY', KEYS[2], 'interactions_total', 1)
+local last = tonumber(redis.call('HGET', KEYS[2], 'last_interaction_time') or '0')
+if tonumber(ARGV[4]) > last then redis.call('HSET', KEYS[2], 'last_interaction_time', ARGV[4]) end
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+redis.call('ZINCRBY', KEYS[5], weight, item)
+if ARGV[9] == '1' then redis.call('ZINCRBY', KEYS[6], weight, item) end
+if ARGV[5] ~= '' then
+  redis.call('HINCRBYFLOAT', KEYS[3], item, weight)
+  redis.call('LPUSH', KEYS[4], ARGV[5])
+  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[8]) - 1)
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """An interaction as the real-time features take it in."""
+
+    event_id: str
+    user_id: str
+    item_id: str
+    action: str
+    weight: float
+    event_time: int  # epoch seconds
+    category: str | None = None
+    session_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +98,7 @@ class FeatureStore(Protocol):
     def popular(self, limit: int, category: str | None = None) -> list[tuple[str, float]]: ...
     def record_activity(self, user_id: str, counts: Mapping[str, int], last_time: int) -> None: ...
     def append_history(self, events: Sequence[HistoryEvent]) -> None: ...
+    def apply_event(self, event: LiveEvent) -> bool: ...
     def history(self, user_id: str) -> UserHistory: ...
     def put_user_embeddings(self, vectors: Mapping[str, bytes], version: str, updated_at: str) -> None: ...
     def get_user_embedding(self, user_id: str) -> StoredEmbedding | None: ...
@@ -69,6 +107,38 @@ class FeatureStore(Protocol):
 class RedisFeatureStore:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
+        self._apply = client.register_script(_APPLY_EVENT)
+
+    def apply_event(self, event: LiveEvent) -> bool:
+        """Apply one event's effects (counts, popularity, the user's history) exactly once: True if
+        this call applied them, False if they had been applied before."""
+        recent = (
+            ""
+            if event.action == "impression"
+            else f"{event.item_id}\t{event.action}\t{event.session_id or ''}"
+        )
+        applied = self._apply(
+            keys=[
+                f"applied:{event.event_id}",
+                self.user_key(event.user_id),
+                f"user_items:{event.user_id}",
+                f"user_recent:{event.user_id}",
+                self.popularity_key(None),
+                self.popularity_key(event.category or "none"),
+            ],
+            args=[
+                event.action,
+                event.weight,
+                event.item_id,
+                event.event_time,
+                recent,
+                APPLIED_TTL,
+                USER_FEATURES_TTL,
+                RECENT_KEPT,
+                "1" if event.category else "0",
+            ],
+        )
+        return bool(int(applied))
 
     @staticmethod
     def user_key(user_id: str) -> str:

@@ -39,7 +39,6 @@ class InteractionLog(Protocol):
     def append(self, interaction: Interaction) -> None: ...
     def for_user(self, user_id: str, limit: int = 100) -> list[Interaction]: ...
     def for_item(self, item_id: str, limit: int = 100) -> list[ItemInteraction]: ...
-    def claim_event(self, event_id: str) -> bool: ...
     def scan(self, page_size: int = 5000) -> Iterator[LoggedEvent]: ...
 
 
@@ -73,9 +72,6 @@ class CassandraInteractionLog:
         self._select_item = session.prepare(
             "SELECT user_id, event_time, event_id, action_type FROM item_interactions"
             " WHERE item_id = ? LIMIT ?"
-        )
-        self._claim = session.prepare(
-            "INSERT INTO interaction_event_ids (event_id, claimed_at) VALUES (?, ?) IF NOT EXISTS"
         )
 
     def append(self, interaction: Interaction) -> None:
@@ -152,8 +148,3 @@ class CassandraInteractionLog:
             yield LoggedEvent(
                 row.user_id, row.item_id, row.action_type, _utc(row.event_time), _number(rating)
             )
-
-    def claim_event(self, event_id: str) -> bool:
-        """True for the first claim of an event id within 24 hours, False for any repeat."""
-        result = self._session.execute(self._claim, (event_id, datetime.now(UTC)))
-        return bool(result.was_applied)

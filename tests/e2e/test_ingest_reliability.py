@@ -1,0 +1,95 @@
+"""Nothing acknowledged is lost, nothing is applied twice: the real-time consumer through the local
+runtime's Invoke API, with Redis unreachable and then back, and with the same batch delivered again."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+import redis
+
+from localcloud.settings import TEST_STACK
+from tests.e2e.conftest import Runtime, free_port
+
+
+def kinesis_event(*records: dict) -> dict:
+    return {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": record["user_id"],
+                    "sequenceNumber": str(1000 + n),
+                    "data": base64.b64encode(json.dumps(record).encode()).decode(),
+                    "approximateArrivalTimestamp": 1705764600.0,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"shardId-000000000000:{1000 + n}",
+                "eventName": "aws:kinesis:record",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/recsys-test-interactions",
+            }
+            for n, record in enumerate(records)
+        ]
+    }
+
+
+def interaction(user: str, item: str, action: str = "watch") -> dict:
+    return {
+        "event_id": uuid.uuid4().hex,
+        "user_id": user,
+        "item_id": item,
+        "action": action,
+        "event_time": datetime.now(UTC).isoformat(),
+        "context": {},
+        "session_id": None,
+    }
+
+
+@pytest.fixture(scope="module")
+def runtime(cloud, function_env, tmp_path_factory):
+    started = Runtime(cloud, tmp_path_factory.mktemp("reliability"))
+    yield started
+    started.stop()
+
+
+def total_interactions(cloud, user: str) -> int:
+    with psycopg.connect(
+        host="127.0.0.1", port=cloud.ports.postgres, user="recsys", dbname=TEST_STACK.database
+    ) as conn:
+        row = conn.execute("SELECT total_interactions FROM users WHERE user_id = %s", (user,)).fetchone()
+        return int(row[0]) if row else 0
+
+
+def test_features_land_exactly_once_after_redis_was_down_and_under_redelivery(
+    cloud, runtime, tmp_path_factory
+):
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    event = kinesis_event(interaction(user, "movie_1"), interaction(user, "movie_2", "purchase"))
+    store = redis.Redis(host="127.0.0.1", port=cloud.ports.redis, db=TEST_STACK.redis_db)
+    broken = Runtime(cloud, tmp_path_factory.mktemp("no-redis"), env={"RECSYS_REDIS_PORT": str(free_port())})
+    try:
+        error, reply = broken.invoke("RealtimeFeaturesFunction", event)
+    finally:
+        broken.stop()
+    # With Redis down the batch is reported failed (so the stream redelivers it), and nothing is
+    # marked done: neither the features nor the counters.
+    assert error is None and len(reply["batchItemFailures"]) == 2
+    assert store.hgetall(f"user_features:{user}") == {} and total_interactions(cloud, user) == 0
+
+    for _ in range(3):  # Redis is back; the stream delivers the batch, then again and again
+        error, reply = runtime.invoke("RealtimeFeaturesFunction", event)
+        assert error is None and reply["batchItemFailures"] == []
+    features = {k.decode(): v.decode() for k, v in store.hgetall(f"user_features:{user}").items()}
+    assert features["interactions_total"] == "2" and features["count_purchase"] == "1"
+    assert {k.decode(): float(v) for k, v in store.hgetall(f"user_items:{user}").items()} == {
+        "movie_1": 3.0,
+        "movie_2": 5.0,
+    }
+    assert store.llen(f"user_recent:{user}") == 2
+    assert total_interactions(cloud, user) == 2
