@@ -91,3 +91,17 @@ def test_the_catalog_lists_active_items_and_counts_user_interactions(settings):
     catalog.add_user_interactions({user: 2})
     stored = catalog.get_user(user)
     assert stored is not None and stored.total_interactions == 5 and stored.is_new_user is False
+
+
+def test_counters_count_each_event_once(settings):
+    catalog = PostgresCatalog(postgres_connection(settings))
+    tag = uuid.uuid4().hex[:6]
+    catalog.upsert_items([Item(f"counted_{tag}", "Counted")])
+    events = [(f"{tag}-{n}", f"user_{tag}", f"counted_{tag}") for n in range(3)]
+    assert catalog.count_interactions(events) == 3
+    assert catalog.count_interactions([*events, (f"{tag}-9", f"user_{tag}", None)]) == 1  # only the new one
+    item = catalog.get_item(f"counted_{tag}")
+    user = catalog.get_user(f"user_{tag}")
+    assert item is not None and item.interaction_count == 3
+    assert user is not None and user.total_interactions == 4
+    assert catalog.forget_applied_events(older_than_seconds=3600) == 0  # all recent: kept

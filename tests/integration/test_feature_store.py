@@ -31,3 +31,27 @@ def test_features_land_in_the_stacks_own_database(settings):
 def test_ttl_must_be_positive(settings):
     with pytest.raises(ValueError):
         RedisFeatureStore(redis_client(settings)).put_user_features("u", {"x": 1}, 0)
+
+
+def test_an_event_is_applied_once_however_often_it_is_delivered(settings):
+    from recsys.stores.feature_store import LiveEvent
+
+    store = RedisFeatureStore(redis_client(settings))
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    event = LiveEvent(uuid.uuid4().hex, user, "movie_1", "like", 2.0, 1_700_000_000, "Drama", "s1")
+    impression = LiveEvent(uuid.uuid4().hex, user, "movie_2", "impression", 0.1, 1_700_000_100, None)
+    assert [store.apply_event(event) for _ in range(3)] == [True, False, False]
+    assert store.apply_event(impression) is True
+    features = store.get_user_features(user)
+    assert (features["interactions_total"], features["count_like"], features["count_impression"]) == (
+        "2",
+        "1",
+        "1",
+    )
+    assert features["last_interaction_time"] == "1700000100"
+    history = store.history(user)
+    assert history.weights == {"movie_1": 2.0}  # impressions are exposure, not history
+    assert [(r.item_id, r.session_id) for r in history.recent] == [("movie_1", "s1")]
+    client = redis_client(settings)
+    assert client.zscore("popularity:category:drama", "movie_1") == 2.0
+    assert 0 < client.ttl(f"applied:{event.event_id}") <= 2 * 86400
