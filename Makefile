@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
-.PHONY: help venv up down status env refresh test test-unit test-integration test-e2e lint fmt clean bench invoke fire api-key openapi eval
+.PHONY: help venv up down status env refresh replay test test-unit test-integration test-e2e lint fmt clean bench invoke fire api-key openapi eval
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ fire: $(STAMP) ## fire a function's schedule now: make fire FN=<logical id>
 
 refresh: $(STAMP) ## retrain the model now (IndexRefreshFunction); the new model_version is the last line
 	@$(PY) -m localcloud refresh
+
+replay: $(STAMP) ## put the interaction failure queue's records back on the stream (JSON counts, last line)
+	@$(PY) -m localcloud replay
 
 test: up ## run every test tier against the local cloud (starts it if needed)
 	$(PY) -m pytest tests

@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument("function", help="logical id in the template")
     invoke.add_argument("event", nargs="?", help="JSON event file (default: {})")
     commands.add_parser("refresh", help="retrain the served stack's model now; prints the new version last")
+    commands.add_parser("replay", help="put the failure queue's records back on the stream; prints JSON last")
     fire = commands.add_parser("fire", help="fire a function's schedule now")
     fire.add_argument("function", help="logical id in the template")
     api_key = commands.add_parser("api-key", help="create an API key in the served stack; prints it last")
@@ -85,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"round trip {time.monotonic() - started:.1f}s; serving switches within seconds to:")
             print(metadata["model_version"])
+        elif args.command == "replay":
+            result = cloud.invoke("ReplayFailuresFunction", b"{}")
+            return _print_invocation(result)
         elif args.command == "fire":
             result = cloud.fire_schedule(args.function, args.template, args.stack_name, args.invoke_port)
             return _print_invocation(result)

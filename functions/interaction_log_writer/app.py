@@ -5,9 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
-from recsys.api.dependencies import interaction_log
-from recsys.domain import Interaction
-from recsys.logic.interactions import write_to_log
+from recsys.api.dependencies import failure_queue, interaction_log
+from recsys.logic.interactions import consume_record, write_to_log
 from recsys.observability import logger
 
 # A batch that fails whole is reported record by record too: the stream retries from the first.
@@ -15,7 +14,13 @@ processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_ent
 
 
 def record_handler(record: KinesisStreamRecord) -> None:
-    write_to_log([Interaction.from_record(record.kinesis.data_as_json())], interaction_log())
+    consume_record(
+        "InteractionLogWriter",
+        record.kinesis.data,
+        record.kinesis.sequence_number,
+        lambda interaction: write_to_log([interaction], interaction_log()),
+        failure_queue(),
+    )
 
 
 @logger.inject_lambda_context

@@ -6,9 +6,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
-from recsys.api.dependencies import catalog, feature_store
-from recsys.domain import Interaction
-from recsys.logic.interactions import update_realtime_features
+from recsys.api.dependencies import catalog, failure_queue, feature_store
+from recsys.logic.interactions import consume_record, update_realtime_features
 from recsys.observability import logger
 
 # A batch that fails whole is reported record by record too: the stream retries from the first.
@@ -16,8 +15,13 @@ processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_ent
 
 
 def record_handler(record: KinesisStreamRecord) -> None:
-    interaction = Interaction.from_record(record.kinesis.data_as_json())
-    update_realtime_features([interaction], feature_store(), catalog())
+    consume_record(
+        "RealtimeFeatures",
+        record.kinesis.data,
+        record.kinesis.sequence_number,
+        lambda interaction: update_realtime_features([interaction], feature_store(), catalog()),
+        failure_queue(),
+    )
 
 
 @logger.inject_lambda_context

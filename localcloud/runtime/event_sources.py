@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -54,9 +55,16 @@ class _Mapping(threading.Thread):
         self.partial = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
 
 
+def backoff(attempt: int, base: float = 0.2, cap: float = 5.0) -> float:
+    """Seconds to wait before retry `attempt` (1, 2, ...): doubling from `base`, at most `cap`."""
+    return float(min(cap, base * 2 ** max(0, attempt - 1)))
+
+
 class KinesisMapping(_Mapping):
-    """One shard iterator per shard; a batch is retried (bisected on error) until it succeeds,
-    its retries run out and it goes to the on-failure destination, or its records expire."""
+    """One shard iterator per shard; a batch is retried with backoff (bisected on error) until it
+    succeeds, its retries run out or its oldest record passes MaximumRecordAgeInSeconds, and then
+    it goes to the on-failure destination. A poller that loses the emulator (it restarted, the
+    stream was re-created) reconnects by itself, from the shards' trim horizon."""
 
     kind = "kinesis"
     default_batch_size = 100
@@ -67,6 +75,7 @@ class KinesisMapping(_Mapping):
         self.stream_arn = str(self.props["Stream"])
         self.stream = self.stream_arn.split("/", 1)[1]
         self.max_retries = int(self.props.get("MaximumRetryAttempts", -1))
+        self.max_age = int(self.props.get("MaximumRecordAgeInSeconds", -1))
         self.bisect = bool(self.props.get("BisectBatchOnFunctionError", False))
         destination = ((self.props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
         self.on_failure = str(destination) if destination else None
@@ -83,17 +92,28 @@ class KinesisMapping(_Mapping):
         )
 
     def run(self) -> None:
-        shards = self.kinesis.list_shards(StreamName=self.stream)["Shards"]
-        iterators = {shard["ShardId"]: self._iterator(shard["ShardId"]) for shard in shards}
+        iterators: dict[str, str] = {}
+        failures = 0
         while not self.stop.is_set():
-            idle = True
-            for shard_id in list(iterators):
-                batch, iterators[shard_id] = self._collect(iterators[shard_id])
-                if batch:
-                    idle = False
-                    self._deliver(shard_id, batch)
-            if idle:
-                self.stop.wait(0.2)
+            try:
+                if not iterators:
+                    shards = self.kinesis.list_shards(StreamName=self.stream)["Shards"]
+                    iterators = {shard["ShardId"]: self._iterator(shard["ShardId"]) for shard in shards}
+                idle = True
+                for shard_id in list(iterators):
+                    batch, iterators[shard_id] = self._collect(iterators[shard_id])
+                    if batch:
+                        idle = False
+                        self._deliver(shard_id, batch)
+                failures = 0
+                if idle:
+                    self.stop.wait(0.2)
+            except Exception as exc:  # the emulator restarted, the stream is gone or re-created, ...
+                failures += 1
+                if failures == 1 or failures % 30 == 0:
+                    self.log(f"{self.pool.spec.logical_id}: polling {self.stream} failed ({exc}); retrying")
+                iterators = {}  # start over: shards and iterators may no longer exist
+                self.stop.wait(backoff(failures))
 
     def _collect(self, iterator: str) -> tuple[list[dict[str, Any]], str]:
         batch: list[dict[str, Any]] = []
@@ -147,14 +167,21 @@ class KinesisMapping(_Mapping):
                 sequences = [r["SequenceNumber"] for r in records]
                 first = min((sequences.index(s) for s in failed if s in sequences), default=0)
                 remaining = records[first:]
-            if self.max_retries != -1 and attempts >= self.max_retries:
+            if (self.max_retries != -1 and attempts >= self.max_retries) or self._expired(remaining):
                 self._send_failure(shard_id, remaining, attempts + 1, invocation)
                 continue
+            self.stop.wait(backoff(attempts + 1))  # a store that is down gets time to come back
             if failed is None and self.bisect and len(remaining) > 1:
                 half = len(remaining) // 2
                 work[:0] = [(remaining[:half], attempts + 1), (remaining[half:], attempts + 1)]
             else:
                 work.insert(0, (remaining, attempts + 1))
+
+    def _expired(self, records: list[dict[str, Any]]) -> bool:
+        if self.max_age == -1 or not records:
+            return False
+        oldest = min(r["ApproximateArrivalTimestamp"].timestamp() for r in records)
+        return time.time() - oldest > self.max_age
 
     def _send_failure(
         self, shard_id: str, records: list[dict[str, Any]], attempts: int, invocation: Invocation
@@ -197,12 +224,26 @@ class SqsMapping(_Mapping):
         self.queue_url = self.sqs.get_queue_url(QueueName=self.queue_arn.rsplit(":", 1)[1])["QueueUrl"]
 
     def run(self) -> None:
+        failures = 0
         while not self.stop.is_set():
-            messages = self._collect()
-            if messages:
-                self._deliver(messages)
-            else:
-                self.stop.wait(0.2)
+            try:
+                messages = self._collect()
+                if messages:
+                    self._deliver(messages)
+                failures = 0
+                if not messages:
+                    self.stop.wait(0.2)
+            except Exception as exc:  # the emulator restarted or the queue was re-created
+                failures += 1
+                if failures == 1 or failures % 30 == 0:
+                    self.log(
+                        f"{self.pool.spec.logical_id}: polling {self.queue_arn} failed ({exc}); retrying"
+                    )
+                self.stop.wait(backoff(failures))
+                with contextlib.suppress(Exception):  # still down: the next round tries again
+                    self.queue_url = self.sqs.get_queue_url(QueueName=self.queue_arn.rsplit(":", 1)[1])[
+                        "QueueUrl"
+                    ]
 
     def _collect(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []

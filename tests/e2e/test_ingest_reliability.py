@@ -13,7 +13,10 @@ import pytest
 import redis
 
 from localcloud.settings import TEST_STACK
-from tests.e2e.conftest import Runtime, free_port
+from recsys.config import Settings
+from recsys.connections import cassandra_session
+from recsys.stores.interaction_log import CassandraInteractionLog
+from tests.e2e.conftest import Runtime, free_port, wait_for
 
 
 def kinesis_event(*records: dict) -> dict:
@@ -93,3 +96,80 @@ def test_features_land_exactly_once_after_redis_was_down_and_under_redelivery(
     }
     assert store.llen(f"user_recent:{user}") == 2
     assert total_interactions(cloud, user) == 2
+
+
+def drain(sqs, queue: str) -> None:
+    """Empty the queue (PurgeQueue allows one call a minute)."""
+    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+
+def stream_name(runtime) -> str:
+    return f"{runtime.stack}-interactions"
+
+
+def log_rows(cloud, user: str) -> int:
+    """The user's rows in the test stack's interaction log (the environment is the stack's)."""
+    return len(CassandraInteractionLog(cassandra_session(Settings.from_environment())).for_user(user))
+
+
+def test_a_poison_record_is_parked_and_the_stream_moves_on(cloud, runtime):
+    kinesis, sqs = runtime.aws("kinesis"), runtime.aws("sqs")
+    queue = runtime.queue_url("interaction-failures")
+    drain(sqs, queue)
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    poison = {**interaction(user, "movie_1"), "action": "teleport"}  # no API would accept it
+    good = interaction(user, "movie_2")
+    for record in (poison, good):
+        kinesis.put_record(
+            StreamName=stream_name(runtime), Data=json.dumps(record).encode(), PartitionKey=user
+        )
+    assert wait_for(lambda: log_rows(cloud, user) == 1, 30), (
+        "the good record behind the poison one was not applied"
+    )
+
+    def parked() -> list[dict]:
+        reply = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        return [json.loads(m["Body"]) for m in reply.get("Messages", [])]
+
+    messages = wait_for(lambda: len(parked()) >= 2 and parked(), 30)
+    assert {m["consumer"] for m in messages} == {"InteractionLogWriter", "RealtimeFeatures"}
+    assert all("teleport" in m["error"] for m in messages)
+    assert json.loads(base64.b64decode(messages[0]["record"]["data"]))["event_id"] == poison["event_id"]
+
+
+def test_replay_puts_parked_records_and_failed_ranges_back_through_the_consumers(cloud, runtime):
+    kinesis, sqs = runtime.aws("kinesis"), runtime.aws("sqs")
+    queue = runtime.queue_url("interaction-failures")
+    drain(sqs, queue)
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    # a record parked while it could not be applied (say, a bug since fixed): it is good now
+    record = interaction(user, "movie_7")
+    data = base64.b64encode(json.dumps(record).encode()).decode()
+    sqs.send_message(
+        QueueUrl=queue,
+        MessageBody=json.dumps(
+            {"condition": "RecordCannotBeApplied", "consumer": "test", "error": "x", "record": {"data": data}}
+        ),
+    )
+    # an on-failure pointer: a range of the stream that stayed failed (here: already applied once)
+    ranged = interaction(user, "movie_8")
+    put = kinesis.put_record(
+        StreamName=stream_name(runtime), Data=json.dumps(ranged).encode(), PartitionKey=user
+    )
+    assert wait_for(lambda: log_rows(cloud, user) == 1, 30)
+    pointer = {
+        "KinesisBatchInfo": {
+            "shardId": put["ShardId"],
+            "startSequenceNumber": put["SequenceNumber"],
+            "endSequenceNumber": put["SequenceNumber"],
+            "batchSize": 1,
+        }
+    }
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(pointer))
+    error, counts = runtime.invoke("ReplayFailuresFunction", {})
+    assert error is None and counts == {"messages": 2, "records": 2}
+    assert wait_for(lambda: log_rows(cloud, user) == 2, 30)  # movie_7 arrived; movie_8 is still one row
+    assert total_interactions(cloud, user) == 2  # the replayed range was not counted twice
+    assert sqs.receive_message(QueueUrl=queue, VisibilityTimeout=0).get("Messages") is None

@@ -38,6 +38,8 @@ def test_every_function_has_a_sample_event_its_trigger_would_send():
             assert route.function == logical_id, sample.name
         elif spec.events_of("Kinesis"):
             assert event["Records"][0]["eventSource"] == "aws:kinesis"
+        elif not spec.events:  # invoked on demand
+            assert isinstance(event, dict)
         elif spec.events_of("Schedule", "ScheduleV2"):
             assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
         else:

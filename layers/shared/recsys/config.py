@@ -30,6 +30,8 @@ class Settings(BaseModel):
     index_bucket_name: str = Field(alias="INDEX_BUCKET_NAME")
     interaction_stream_name: str = Field(alias="INTERACTION_STREAM_NAME")
     catalog_import_queue_url: str = Field(alias="CATALOG_IMPORT_QUEUE_URL")
+    # Where stream consumers park records that can never succeed (for `make replay`); consumers only.
+    failure_queue_url: str | None = Field(default=None, alias="FAILURE_QUEUE_URL")
     # How often an execution environment looks for a newer model version in S3 (latest.json).
     model_check_seconds: float = Field(default=30.0, alias="MODEL_CHECK_SECONDS", ge=0)
     model_cache_dir: str = Field(default="/tmp/recsys-model", alias="MODEL_CACHE_DIR")  # noqa: S108

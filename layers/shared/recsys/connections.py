@@ -65,7 +65,7 @@ def redis_client(settings: Settings) -> redis.Redis:
 def cassandra_session(settings: Settings) -> Session:
     """A session bound to the configured keyspace, token-aware within the local datacenter."""
     from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
-    from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+    from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 
     key = (settings.cassandra_contact_points, settings.cassandra_port, settings.cassandra_keyspace)
     with _lock:
@@ -83,6 +83,8 @@ def cassandra_session(settings: Settings) -> Session:
                 execution_profiles={EXEC_PROFILE_DEFAULT: profile},
                 protocol_version=5,
                 connect_timeout=5,
+                # back within seconds of a node's return (the default backs off to 10 minutes)
+                reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=2.0),
             )
             session = cluster.connect(settings.cassandra_keyspace)
             _cassandra[key] = session

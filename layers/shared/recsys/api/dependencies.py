@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from recsys.stores.api_keys import PostgresApiKeyStore
     from recsys.stores.catalog import PostgresCatalog
     from recsys.stores.experiments import PostgresExperimentStore
+    from recsys.stores.failure_queue import SqsFailureQueue
     from recsys.stores.feature_store import RedisFeatureStore
     from recsys.stores.feedback import PostgresFeedbackStore
     from recsys.stores.index_artifacts import S3IndexArtifacts
@@ -116,3 +117,13 @@ def experiment_store() -> PostgresExperimentStore:
     from recsys.stores.experiments import PostgresExperimentStore
 
     return PostgresExperimentStore(postgres_connection(get_settings()))
+
+
+def failure_queue() -> SqsFailureQueue | None:
+    """Where a consumer parks records that can never succeed (None: the function has no queue)."""
+    url = get_settings().failure_queue_url
+    if not url:
+        return None
+    from recsys.stores.failure_queue import SqsFailureQueue
+
+    return SqsFailureQueue(aws_client("sqs"), url)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -12,6 +15,7 @@ from recsys.stores.feature_store import HistoryEvent, LiveEvent
 
 if TYPE_CHECKING:  # the store modules import their drivers; a function loads only what it uses
     from recsys.stores.catalog import Catalog
+    from recsys.stores.failure_queue import FailureQueue
     from recsys.stores.feature_store import FeatureStore
     from recsys.stores.interaction_log import InteractionLog
     from recsys.stores.interaction_stream import InteractionStream
@@ -60,6 +64,28 @@ def accept(interaction: Interaction, stream: InteractionStream, claims: EventCla
         claims.release(interaction.event_id)
         raise
     return True
+
+
+def consume_record(
+    consumer: str,
+    data: str,
+    sequence_number: str,
+    apply: Callable[[Interaction], object],
+    parked: FailureQueue | None,
+) -> None:
+    """A stream consumer's step for one record (base64 data). A store that cannot be reached
+    raises, so the stream delivers the record again, with backoff, until the store is back; a
+    record that can never succeed as it is (it does not parse, a store refuses a value) is parked
+    in the failure queue with its data and the error, and the stream moves on (`make replay`)."""
+    try:
+        apply(Interaction.from_record(json.loads(base64.b64decode(data))))
+    except Exception as exc:
+        if is_store_failure(exc) or parked is None:
+            raise
+        logger.exception(
+            "a record cannot be applied; parked in the failure queue", extra={"consumer": consumer}
+        )
+        parked.park(consumer, data, sequence_number, f"{type(exc).__name__}: {exc}")
 
 
 def write_to_log(interactions: list[Interaction], log: InteractionLog) -> None:

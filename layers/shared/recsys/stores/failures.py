@@ -14,10 +14,11 @@ _UNREACHABLE = frozenset(
         ("redis.exceptions", "TimeoutError"),
         ("cassandra.cluster", "NoHostAvailable"),
         ("cassandra", "OperationTimedOut"),
-        ("cassandra", "Unavailable"),
-        ("botocore.exceptions", "EndpointConnectionError"),
-        ("botocore.exceptions", "ConnectTimeoutError"),
-        ("botocore.exceptions", "ReadTimeoutError"),
+        ("cassandra", "RequestExecutionException"),  # unavailable, read/write timeouts and failures
+        # An AWS service that answers with an error (a stream being re-created, throttling) or not at
+        # all: the request can succeed later, so it is a 503 to a caller and a retry to a consumer.
+        ("botocore.exceptions", "ClientError"),
+        ("botocore.exceptions", "BotoCoreError"),
     }
 )
 

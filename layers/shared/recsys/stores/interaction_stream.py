@@ -10,6 +10,8 @@ from recsys.domain import Interaction
 
 class InteractionStream(Protocol):
     def publish(self, interaction: Interaction) -> str: ...
+    def read_range(self, shard_id: str, first: str, last: str) -> list[bytes]: ...
+    def republish(self, records: list[bytes]) -> int: ...
 
 
 class KinesisInteractionStream:
@@ -25,3 +27,33 @@ class KinesisInteractionStream:
             PartitionKey=interaction.user_id,
         )
         return str(response["SequenceNumber"])
+
+    def read_range(self, shard_id: str, first: str, last: str) -> list[bytes]:
+        """The data of the records from sequence number `first` to `last`, inclusive."""
+        iterator = self._kinesis.get_shard_iterator(
+            StreamName=self._stream_name,
+            ShardId=shard_id,
+            ShardIteratorType="AT_SEQUENCE_NUMBER",
+            StartingSequenceNumber=first,
+        )["ShardIterator"]
+        found: list[bytes] = []
+        while iterator:
+            reply = self._kinesis.get_records(ShardIterator=iterator, Limit=1000)
+            for record in reply["Records"]:
+                if int(record["SequenceNumber"]) > int(last):
+                    return found
+                found.append(bytes(record["Data"]))
+            if not reply["Records"]:
+                return found
+            iterator = reply.get("NextShardIterator")
+        return found
+
+    def republish(self, records: list[bytes]) -> int:
+        """Put records again as they were (consumers apply each event id once, so this is safe)."""
+        for start in range(0, len(records), 500):
+            chunk = records[start : start + 500]
+            entries = [{"Data": data, "PartitionKey": json.loads(data)["user_id"]} for data in chunk]
+            while entries:
+                reply = self._kinesis.put_records(StreamName=self._stream_name, Records=entries)
+                entries = [e for e, r in zip(entries, reply["Records"], strict=True) if "ErrorCode" in r]
+        return len(records)
