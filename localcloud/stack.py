@@ -21,7 +21,9 @@ from localcloud.settings import HOST, REGION, SERVED_STACK, Layout, Ports, Stack
 from localcloud.template import StackContext, load_template
 from recsys.schema.migrate import ensure_keyspace, migrate_cassandra, migrate_postgres
 
-SEED_MARKER = "seed:movielens-100k"  # set once the whole seed (log, catalog, history) is in
+SEED_MARKER = (
+    "seed:movielens-100k:v2"  # set once the whole seed (log keyed by event id, catalog, history) is in
+)
 
 
 class LocalCloud:
@@ -121,7 +123,7 @@ class LocalCloud:
             query = "SELECT count(*) FROM items WHERE item_id LIKE %s"
             present = conn.execute(query, ("movie\\_%",)).fetchone()
         if present and present[0] > 0:  # seeded by an older version that kept no real-time history
-            print(f"  {stack.name} holds an older seed without the real-time history: re-creating the stack")
+            print(f"  {stack.name} holds a seed from an older layout of the stores: re-creating the stack")
             self.deploy(stack, fresh=True)
         started = time.monotonic()
         try:

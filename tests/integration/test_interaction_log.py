@@ -51,3 +51,14 @@ def test_item_history_is_kept_per_item(log):
     history = log.for_item(item)
     assert [(h.user_id, h.action) for h in history] == [("user_b", "purchase"), ("user_a", "click")]
     assert history[0].event_time == T0 + timedelta(minutes=4)
+
+
+def test_one_event_id_is_one_row_whatever_time_a_retry_carries(log):
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    first = event(user, "movie_5", "click", 0)
+    retry = Interaction(first.event_id, user, "movie_5", "click", T0 + timedelta(minutes=7))  # stamped anew
+    log.append(first)
+    log.append(retry)
+    log.append_many([retry, first])
+    assert [i.event_id for i in log.for_user(user)] == [first.event_id]
+    assert [e.event_id for e in log.for_item("movie_5") if e.user_id == user] == [first.event_id]

@@ -86,7 +86,7 @@ def read_log(log: InteractionLog, feedback: PostgresFeedbackStore) -> LogSnapsho
         key = (user_id, item_id)
         snapshot.pairs[key] = snapshot.pairs.get(key, 0.0) + NOT_INTERESTED_WEIGHT
     for user_id, events in timed.items():
-        events.sort(key=lambda e: e[0], reverse=True)  # stable: the log's order within a timestamp
+        events.sort(key=lambda e: e[0], reverse=True)  # stable: events of one second keep event-id order
         snapshot.histories[user_id] = [action for _, action in events]
     return snapshot
 

@@ -58,24 +58,24 @@ class CassandraInteractionLog:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._insert_user = session.prepare(
-            "INSERT INTO interactions (user_id, event_time, item_id, event_id, action_type, weight,"
+            "INSERT INTO user_events (user_id, event_time, item_id, event_id, action_type, weight,"
             " context, session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
         self._insert_item = session.prepare(
-            "INSERT INTO item_interactions (item_id, event_time, user_id, event_id, action_type)"
+            "INSERT INTO item_events (item_id, event_time, user_id, event_id, action_type)"
             " VALUES (?, ?, ?, ?, ?)"
         )
         self._select_user = session.prepare(
             "SELECT user_id, event_time, item_id, event_id, action_type, context, session_id"
-            " FROM interactions WHERE user_id = ? LIMIT ?"
+            " FROM user_events WHERE user_id = ?"
         )
         self._select_item = session.prepare(
-            "SELECT user_id, event_time, event_id, action_type FROM item_interactions"
-            " WHERE item_id = ? LIMIT ?"
+            "SELECT user_id, event_time, event_id, action_type FROM item_events WHERE item_id = ?"
         )
 
     def append(self, interaction: Interaction) -> None:
-        """Write both views of one event; a replay rewrites the same rows."""
+        """Write both views of one event; a replay, or a retry carrying another time, rewrites the
+        same rows (they are keyed by event id)."""
         self._session.execute(self._batch(interaction))
 
     def append_many(self, interactions: list[Interaction], concurrency: int = 64) -> None:
@@ -117,7 +117,10 @@ class CassandraInteractionLog:
         return batch
 
     def for_user(self, user_id: str, limit: int = 100) -> list[Interaction]:
-        rows = self._session.execute(self._select_user, (user_id, limit))
+        """The user's newest `limit` events, newest first (the partition is read whole)."""
+        rows = sorted(
+            self._session.execute(self._select_user, (user_id,)), key=lambda r: r.event_time, reverse=True
+        )
         return [
             Interaction(
                 event_id=row.event_id,
@@ -128,19 +131,22 @@ class CassandraInteractionLog:
                 context=dict(row.context or {}),
                 session_id=row.session_id,
             )
-            for row in rows
+            for row in rows[:limit]
         ]
 
     def for_item(self, item_id: str, limit: int = 100) -> list[ItemInteraction]:
-        rows = self._session.execute(self._select_item, (item_id, limit))
+        rows = sorted(
+            self._session.execute(self._select_item, (item_id,)), key=lambda r: r.event_time, reverse=True
+        )[:limit]
         return [
             ItemInteraction(row.user_id, row.action_type, _utc(row.event_time), row.event_id) for row in rows
         ]
 
     def scan(self, page_size: int = 5000) -> Iterator[LoggedEvent]:
-        """Every event of the log, a page at a time; each user's events come newest first."""
+        """Every event of the log, a page at a time; a user's events come together, by event id
+        (readers order them by time)."""
         statement = SimpleStatement(
-            "SELECT user_id, item_id, action_type, event_time, context FROM interactions",
+            "SELECT user_id, item_id, action_type, event_time, context FROM user_events",
             fetch_size=page_size,
         )
         for row in self._session.execute(statement):
