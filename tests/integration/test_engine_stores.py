@@ -75,9 +75,9 @@ def test_the_log_scan_returns_every_event_with_its_rating(settings):
         log.append(
             Interaction(f"{user}-{n}", user, item, "watch", t0 + timedelta(seconds=n), context=context)
         )
-    mine = [e for e in log.scan(page_size=7) if e.user_id == user]
-    assert [e.item_id for e in mine] == ["m3", "m2", "m1"]  # newest first within a user
-    assert [e.rating for e in mine] == [None, None, 4.0]
+    mine = sorted((e for e in log.scan(page_size=7) if e.user_id == user), key=lambda e: e.event_time)
+    assert [e.item_id for e in mine] == ["m1", "m2", "m3"]
+    assert [e.rating for e in mine] == [4.0, None, None]
 
 
 def test_the_catalog_lists_active_items_and_counts_user_interactions(settings):
