@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
-.PHONY: help venv up down status env refresh replay test test-unit test-integration test-e2e lint fmt clean bench invoke fire api-key openapi eval
+.PHONY: help venv up down status env refresh replay test test-unit test-integration test-e2e lint fmt clean bench invoke fire api-key openapi eval chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -96,6 +96,9 @@ openapi: $(STAMP) ## regenerate openapi.json from the code (CI fails when the co
 
 eval: up ## quality through the API vs four baselines on MovieLens-100k; the last line is JSON [BLEND=k=v,...]
 	$(PY) -m evaluation.served $(if $(BLEND),--blend '$(BLEND)')
+
+chaos: up ## kill Redis, Cassandra, the AWS emulator and a consumer under traffic; count what was lost (JSON last)
+	$(PY) -m chaos.run
 
 bench: up ## benchmarks: local runtime and API endpoint latency, cold and warm (medians)
 	$(PY) bench/local_runtime.py

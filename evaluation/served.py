@@ -13,14 +13,9 @@ import argparse
 import concurrent.futures
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -30,7 +25,7 @@ from evaluation import baselines
 from evaluation.protocol import Event, item_universe, leave_last_out, metrics
 from localcloud import seed
 from localcloud.services.postgres import SUPERUSER
-from localcloud.settings import EVAL_STACK, HOST, ROOT
+from localcloud.settings import EVAL_STACK, HOST
 from localcloud.stack import LocalCloud
 from recsys.stores.index_artifacts import S3IndexArtifacts
 
@@ -39,35 +34,6 @@ KEYS = ("hr@10", "ndcg@10", "coverage@10", "se_hr@10", "se_ndcg@10")
 
 def _log(message: str) -> None:
     print(f"  {message}", file=sys.stderr, flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def eval_runtime(log_file: Path) -> Iterator[tuple[int, int]]:
-    """A local runtime serving the eval stack on ports of its own, stopped afterwards."""
-    api_port, invoke_port = _free_port(), _free_port()
-    command = [sys.executable, "-m", "localcloud.runtime", "--stack", "eval"]
-    command += ["--api-port", str(api_port), "--invoke-port", str(invoke_port)]
-    with log_file.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 300
-            while True:
-                with socket.socket() as sock:
-                    if sock.connect_ex((HOST, api_port)) == 0:
-                        break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"error: the eval runtime did not start; see {log_file}")
-                time.sleep(0.2)
-            yield api_port, invoke_port
-        finally:
-            process.terminate()
-            process.wait(30)
 
 
 def load_split(cloud: LocalCloud) -> tuple[list[Event], dict[str, str], list[str], str]:
@@ -153,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     train, held_out, items, bucket = load_split(cloud)
     _log(f"{len(train)} training events, {len(held_out)} held-out users, {len(items)} items")
     log_file = cloud.layout.log("eval-runtime")
-    with eval_runtime(log_file) as (api_port, invoke_port):
+    with cloud.serve_stack("eval", log_file) as (api_port, invoke_port):
         version = cloud.refresh(invoke_port)
         _log(f"trained {version} through the refresh function")
         time.sleep(0.1)

@@ -110,7 +110,9 @@ SERVED_STACK = Stack(name="recsys-local", database="recsys", keyspace="recsys", 
 TEST_STACK = Stack(name="recsys-test", database="recsys_test", keyspace="recsys_test", redis_db=15)
 # `make eval` trains and queries a stack of its own, so it never disturbs what is served or tested.
 EVAL_STACK = Stack(name="recsys-eval", database="recsys_eval", keyspace="recsys_eval", redis_db=14)
-STACKS = {"served": SERVED_STACK, "test": TEST_STACK, "eval": EVAL_STACK}
+# `make chaos` kills servers under traffic on a stack of its own.
+CHAOS_STACK = Stack(name="recsys-chaos", database="recsys_chaos", keyspace="recsys_chaos", redis_db=13)
+STACKS = {"served": SERVED_STACK, "test": TEST_STACK, "eval": EVAL_STACK, "chaos": CHAOS_STACK}
 
 
 def aws_environment(ports: Ports) -> dict[str, str]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,14 +16,23 @@ import redis
 
 from localcloud.aws_resources import ACCOUNT_ID, create_stack_resources, empty_buckets
 from localcloud.services.aws_emulator import AwsEmulator
-from localcloud.services.base import Service, ServiceError
+from localcloud.services.base import Service, ServiceError, port_is_open, wait_until
 from localcloud.services.cassandra import Cassandra
 from localcloud.services.postgres import SUPERUSER, Postgres
 from localcloud.services.redis import Redis
 from localcloud.services.runtime import LambdaRuntime
-from localcloud.settings import HOST, REGION, SERVED_STACK, Layout, Ports, Stack, aws_environment
+from localcloud.settings import HOST, REGION, ROOT, SERVED_STACK, Layout, Ports, Stack, aws_environment
 from localcloud.template import StackContext, load_template
 from recsys.schema.migrate import ensure_keyspace, migrate_cassandra, migrate_postgres
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
 
 SEED_MARKER = (
     "seed:movielens-100k:v2"  # set once the whole seed (log keyed by event id, catalog, history) is in
@@ -139,6 +152,26 @@ class LocalCloud:
             f"  seeded {stack.name} with MovieLens-100k: 1682 items, 943 users, {count} interactions "
             f"in {time.monotonic() - started:.0f}s"
         )
+
+    @contextmanager
+    def serve_stack(self, stack: str, log_file: Path) -> Iterator[tuple[int, int]]:
+        """A runtime serving one of STACKS on free ports of its own (its API, its Invoke API),
+        stopped on leaving; for commands that must not disturb the served stack (eval, chaos)."""
+        api_port, invoke_port = free_port(), free_port()
+        command = [sys.executable, "-m", "localcloud.runtime", "--stack", stack]
+        command += ["--api-port", str(api_port), "--invoke-port", str(invoke_port)]
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("wb") as log:
+            process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                if not wait_until(lambda: port_is_open(api_port) or process.poll() is not None, 300, 0.2):
+                    raise ServiceError(f"the {stack} runtime did not start; see {log_file}")
+                if process.poll() is not None:
+                    raise ServiceError(f"the {stack} runtime exited; see {log_file}")
+                yield api_port, invoke_port
+            finally:
+                process.terminate()
+                process.wait(30)
 
     def down(self) -> None:
         for service in reversed(self.services):

@@ -46,8 +46,12 @@ class Redis(Service):
                 str(self.data_dir),
                 "--save",
                 "60 1000",
+                # Every write reaches the disk before Redis answers: killed at any moment, it comes
+                # back with each event's effects and its applied mark together, or with neither.
                 "--appendonly",
-                "no",
+                "yes",
+                "--appendfsync",
+                "always",
                 "--protected-mode",
                 "yes",
                 "--daemonize",
