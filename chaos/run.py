@@ -170,6 +170,7 @@ def _count(
         "features_missing": missing_features,
         "http_500": sum(n for status, n in traffic.statuses.items() if status >= 500 and status != 503),
         "http_503": traffic.statuses[503],
+        "lost_examples": sorted(set(lost) - in_emulator)[:5],  # type: ignore[dict-item]
     }
 
 

@@ -18,3 +18,7 @@ class VersionConflictError(DomainError):
 
 class IdempotencyMismatchError(DomainError):
     """An idempotency key already used with a different request."""
+
+
+class InProgressError(DomainError):
+    """Another request doing the same work (the same event id) has not finished: retry shortly."""

@@ -23,7 +23,13 @@ from recsys.api import errors
 from recsys.api.dependencies import api_keys, rate_limiter
 from recsys.api.models import MAX_BODY_BYTES
 from recsys.api.rate_limit import Budget, RateLimiter
-from recsys.errors import DomainError, IdempotencyMismatchError, NotFoundError, VersionConflictError
+from recsys.errors import (
+    DomainError,
+    IdempotencyMismatchError,
+    InProgressError,
+    NotFoundError,
+    VersionConflictError,
+)
 from recsys.observability import logger, metrics
 from recsys.stores.api_keys import TIER_LIMITS, ApiKey, hash_key
 from recsys.stores.failures import is_invalid_value, is_store_failure
@@ -202,6 +208,7 @@ _DOMAIN_ERRORS: dict[type[DomainError], type[errors.ApiError]] = {
     NotFoundError: errors.NotFound,
     VersionConflictError: errors.VersionConflict,
     IdempotencyMismatchError: errors.IdempotencyKeyReused,
+    InProgressError: errors.ServiceUnavailable,
 }
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from recsys.domain import Interaction, Item
+from recsys.errors import InProgressError
 from recsys.observability import logger
 from recsys.stores.failures import is_store_failure
 from recsys.stores.feature_store import HistoryEvent, LiveEvent
@@ -21,18 +22,30 @@ if TYPE_CHECKING:  # the store modules import their drivers; a function loads on
     from recsys.stores.interaction_stream import InteractionStream
 
 DEDUP_SECONDS = 86400
+PENDING_SECONDS = 30  # longer than any accept takes (the function's timeout is 10 s)
 
 
 class EventClaims:
-    """Event ids accepted in the last 24 hours (Redis SET NX), to absorb client retries."""
+    """Event ids accepted in the last 24 hours (Redis), to absorb client retries. A claim is
+    "pending" while its event is being published and "done" once it is on the stream, so a
+    duplicate is only ever answered as such after the original was really accepted; a pending
+    claim whose request died expires in PENDING_SECONDS and the event can be sent again."""
 
     def __init__(self, client: object) -> None:
         self._redis = client
 
+    @staticmethod
+    def _key(event_id: str) -> str:
+        return f"interaction_event:{event_id}"
+
     def claim(self, event_id: str) -> bool | None:
-        """True if new, False if seen; None if Redis cannot tell (the event is accepted anyway)."""
+        """True if new; False if accepted before; None if Redis cannot tell (the event is accepted
+        anyway: the consumers apply each event id once). Raises InProgressError while
+        another request with this id is still being accepted."""
         try:
-            return bool(self._redis.set(f"interaction_event:{event_id}", "1", nx=True, ex=DEDUP_SECONDS))  # type: ignore[attr-defined]
+            if self._redis.set(self._key(event_id), "pending", nx=True, ex=PENDING_SECONDS):  # type: ignore[attr-defined]
+                return True
+            state = self._redis.get(self._key(event_id))  # type: ignore[attr-defined]
         except Exception as exc:
             if not is_store_failure(exc):
                 raise
@@ -40,14 +53,23 @@ class EventClaims:
                 "event-id dedup unavailable; the consumers deduplicate", extra={"event_id": event_id}
             )
             return None
+        if state == b"pending":
+            raise InProgressError("A request with this event id is still being accepted; retry shortly")
+        return False
+
+    def done(self, event_id: str) -> None:
+        self._settle(event_id, lambda key: self._redis.set(key, "done", ex=DEDUP_SECONDS))  # type: ignore[attr-defined]
 
     def release(self, event_id: str) -> None:
+        self._settle(event_id, lambda key: self._redis.delete(key))  # type: ignore[attr-defined]
+
+    def _settle(self, event_id: str, change: Callable[[str], object]) -> None:
         try:
-            self._redis.delete(f"interaction_event:{event_id}")  # type: ignore[attr-defined]
-        except Exception as exc:
+            change(self._key(event_id))
+        except Exception as exc:  # the pending claim expires by itself
             if not is_store_failure(exc):
                 raise
-            logger.warning("could not release event id", extra={"event_id": event_id})
+            logger.warning("could not settle the event id's claim", extra={"event_id": event_id})
 
 
 def accept(interaction: Interaction, stream: InteractionStream, claims: EventClaims) -> bool:
@@ -63,6 +85,7 @@ def accept(interaction: Interaction, stream: InteractionStream, claims: EventCla
     except Exception:
         claims.release(interaction.event_id)
         raise
+    claims.done(interaction.event_id)
     return True
 
 
