@@ -42,13 +42,16 @@ def test_variant_is_consistent_and_follows_the_weights():
 
 class Claims:
     def __init__(self, answer):
-        self.answer, self.released = answer, []
+        self.answer, self.released, self.settled = answer, [], []
 
     def claim(self, event_id):
         return self.answer
 
     def release(self, event_id):
         self.released.append(event_id)
+
+    def done(self, event_id):
+        self.settled.append(event_id)
 
 
 class Stream:
@@ -73,6 +76,11 @@ def test_a_duplicate_event_is_not_published_again():
 def test_without_dedup_the_event_is_still_published():
     stream = Stream()
     assert accept(EVENT, stream, Claims(None)) is True and stream.published == ["e1"]
+
+
+def test_a_published_event_settles_its_claim():
+    claims = Claims(True)
+    assert accept(EVENT, Stream(), claims) is True and claims.settled == ["e1"] and claims.released == []
 
 
 def test_a_failed_publish_releases_the_claim_so_the_retry_is_not_lost():
