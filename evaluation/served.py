@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     cloud = LocalCloud()
-    down = [s.title for s in cloud.stores if s.pid() is None or not s.answers()]
+    down = cloud.stores_down()
     if down:
         print(f"error: the local cloud is not up ({', '.join(down)}): run `make up` first", file=sys.stderr)
         return 2

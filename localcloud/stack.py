@@ -54,6 +54,10 @@ class LocalCloud:
         # Cassandra first: it takes longest to become ready, the others start meanwhile.
         return [self.cassandra, self.postgres, self.redis, self.aws]
 
+    def stores_down(self) -> list[str]:
+        """The stores that are not running or not answering (commands that need them say so)."""
+        return [s.title for s in self.stores if s.pid() is None or not s.answers()]
+
     @property
     def services(self) -> list[Service]:
         """Everything `make up` runs; the runtime last, as it needs the stack deployed."""
