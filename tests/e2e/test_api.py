@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from localcloud.settings import ROOT, TEST_STACK
+from recsys.config import Settings
 from recsys.connections import cassandra_session
 from recsys.stores.interaction_log import CassandraInteractionLog
 from tests.e2e.conftest import Runtime, free_port, wait_for
@@ -610,3 +611,56 @@ def test_the_gateway_takes_200_simultaneous_connections_and_drops_stalled_ones(a
         started = time.monotonic()
         assert stalled.recv(65536) == b""  # closed by the server, not held forever
         assert time.monotonic() - started < 15
+
+
+# -- batches -----------------------------------------------------------------------------------
+def test_a_batch_takes_each_event_on_its_own_terms_and_counts_once(api):
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:6]
+    events = [
+        {"event_id": f"b1-{tag}", "user_id": user, "item_id": "movie_1", "action": "watch"},
+        {"event_id": f"b2-{tag}", "user_id": user, "item_id": "movie_2", "action": "teleport"},
+        {"event_id": f"b1-{tag}", "user_id": user, "item_id": "movie_1", "action": "watch"},
+        {"event_id": f"b4-{tag}", "user_id": "not a valid id!", "item_id": "movie_4", "action": "click"},
+        {"user_id": user, "item_id": "movie_5", "action": "like", "timestamp": "2024-01-20T15:30:00Z"},
+    ]
+    status, headers, body = api.call("POST", "/v1/interactions/batch", api.writer, {"events": events})
+    assert status == 202, body
+    assert [r["status"] for r in body["results"]] == [
+        "accepted",
+        "rejected",
+        "duplicate",
+        "rejected",
+        "accepted",
+    ]
+    assert (body["accepted"], body["duplicates"], body["rejected"], body["failed"]) == (2, 1, 2, 0)
+    assert body["results"][1]["error"]["code"] == "INVALID_INPUT"
+    assert body["results"][1]["error"]["details"]["field"] == "events.1.action"
+    assert body["results"][3]["error"]["code"] == "INVALID_USER_ID"
+    assert body["results"][4]["event_id"]  # the spec's fallback fingerprint
+    remaining = int(headers["X-RateLimit-Remaining"])
+    status, headers, again = api.call("POST", "/v1/interactions/batch", api.writer, {"events": events})
+    assert status == 202 and [r["status"] for r in again["results"]] == [
+        "duplicate",
+        "rejected",
+        "duplicate",
+        "rejected",
+        "duplicate",
+    ]
+    assert int(headers["X-RateLimit-Remaining"]) == remaining - 1  # a batch is one request
+    log = CassandraInteractionLog(cassandra_session(Settings.from_environment()))
+    assert wait_for(lambda: len(log.for_user(user)) == 2, 30)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"events": []},
+        {"events": [{"user_id": "u", "item_id": "i", "action": "click"}] * 501},
+        {"events": "not a list"},
+        {"nothing": 1},
+    ],
+)
+def test_a_bad_batch_is_refused_whole(api, body):
+    status, headers, reply = api.call("POST", "/v1/interactions/batch", api.writer, body)
+    assert status == 400 and assert_envelope(reply, "INVALID_INPUT", headers)

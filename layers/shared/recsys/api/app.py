@@ -180,17 +180,7 @@ def _as_api_error(exc: Exception) -> errors.ApiError:
 
 
 def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    problems = exc.errors()
-    first = problems[0] if problems else {"loc": ("body",), "msg": "invalid request"}
-    location = [str(part) for part in first.get("loc", ())]
-    field = ".".join(location[1:]) if len(location) > 1 else (location[0] if location else "body")
-    if first.get("type") == "json_invalid":
-        field = "body"
-    reason = str(first.get("msg", "invalid value"))
-    error_class = errors.InvalidUserId if location[-1:] == ["user_id"] else errors.InvalidInput
-    message = "User ID is invalid" if error_class is errors.InvalidUserId else "Request validation failed"
-    details = {"field": field or "body", "reason": reason, "location": location[0] if location else "body"}
-    return error_response(request, error_class(message, details))
+    return error_response(request, errors.from_validation(list(exc.errors())))
 
 
 def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -37,6 +37,21 @@ InternalError = _error("InternalError", 500, "INTERNAL_ERROR")
 ServiceUnavailable = _error("ServiceUnavailable", 503, "SERVICE_UNAVAILABLE")
 
 
+def from_validation(problems: list[Any], location_prefix: tuple[str, ...] = ()) -> ApiError:
+    """The API's error for a failed validation: its first problem's field and reason
+    (INVALID_USER_ID when the field is user_id)."""
+    first = problems[0] if problems else {"loc": ("body",), "msg": "invalid request"}
+    location = [*location_prefix, *(str(part) for part in first.get("loc", ()))]
+    field = ".".join(location[1:]) if len(location) > 1 else (location[0] if location else "body")
+    if first.get("type") == "json_invalid":
+        field = "body"
+    reason = str(first.get("msg", "invalid value"))
+    error_class = InvalidUserId if location[-1:] == ["user_id"] else InvalidInput
+    message = "User ID is invalid" if error_class is InvalidUserId else "Request validation failed"
+    details = {"field": field or "body", "reason": reason, "location": location[0] if location else "body"}
+    return error_class(message, details)
+
+
 def envelope(code: str, message: str, details: dict[str, Any], request_id: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details, "request_id": request_id}}
 

@@ -120,6 +120,45 @@ class InteractionRequest(Strict):
     timestamp: Annotated[datetime, AfterValidator(_aware)] | None = None
 
 
+MAX_BATCH_EVENTS = 500
+EventId = Annotated[str, StringConstraints(pattern=HEADER_ID_PATTERN)]
+
+
+class BatchedInteraction(InteractionRequest):
+    """One event of a batch: an interaction and its own event id (the spec's sha256 fallback of
+    user, item, action and timestamp when absent)."""
+
+    event_id: EventId | None = None
+
+
+class InteractionBatchRequest(BaseModel):
+    # Events stay raw here so that one bad event is refused alone, not the whole request.
+    events: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_EVENTS,
+        description=f"1 to {MAX_BATCH_EVENTS} interactions, each with its own event_id",
+    )
+
+
+class EventResult(BaseModel):
+    index: int
+    event_id: str | None
+    status: Literal["accepted", "duplicate", "rejected", "failed"]
+    error: dict[str, Any] | None = Field(
+        default=None,
+        description="For a rejected or failed event: the error envelope's code, message and details",
+    )
+
+
+class InteractionBatchAccepted(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: int
+    failed: int = Field(description="Events that could not be published now: send them again")
+    results: list[EventResult]
+    request_id: str
+
+
 class InteractionAccepted(BaseModel):
     status: Literal["accepted"] = "accepted"
     event_id: str

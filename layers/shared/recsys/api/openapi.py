@@ -16,6 +16,7 @@ ALL_ROUTERS = [
     recommendations.explain_router,
     items.similar_router,
     interactions.router,
+    interactions.batch_router,
     feedback.create_router,
     feedback.update_router,
     feedback.delete_router,

@@ -10,6 +10,7 @@ from recsys.domain import Interaction
 
 class InteractionStream(Protocol):
     def publish(self, interaction: Interaction) -> str: ...
+    def publish_many(self, interactions: list[Interaction]) -> list[bool]: ...
     def read_range(self, shard_id: str, first: str, last: str) -> list[bytes]: ...
     def republish(self, records: list[bytes]) -> int: ...
 
@@ -27,6 +28,32 @@ class KinesisInteractionStream:
             PartitionKey=interaction.user_id,
         )
         return str(response["SequenceNumber"])
+
+    def publish_many(self, interactions: list[Interaction]) -> list[bool]:
+        """PutRecords, 500 at a time, each keyed by user; records the stream refused (throttled)
+        are tried once more. Returns, per interaction, whether it is on the stream."""
+        results = [False] * len(interactions)
+        for start in range(0, len(interactions), 500):
+            pending = list(range(start, min(start + 500, len(interactions))))
+            for _ in range(2):
+                entries = [
+                    {
+                        "Data": json.dumps(interactions[n].to_record(), separators=(",", ":")).encode(),
+                        "PartitionKey": interactions[n].user_id,
+                    }
+                    for n in pending
+                ]
+                reply = self._kinesis.put_records(StreamName=self._stream_name, Records=entries)
+                refused = []
+                for n, record in zip(pending, reply["Records"], strict=True):
+                    if "ErrorCode" in record:
+                        refused.append(n)
+                    else:
+                        results[n] = True
+                pending = refused
+                if not pending:
+                    break
+        return results
 
     def read_range(self, shard_id: str, first: str, last: str) -> list[bytes]:
         """The data of the records from sequence number `first` to `last`, inclusive."""

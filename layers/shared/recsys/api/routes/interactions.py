@@ -1,14 +1,26 @@
-"""POST /v1/interactions: validate, deduplicate by event id, publish to the stream, answer 202."""
+"""POST /v1/interactions and POST /v1/interactions/batch: validate, deduplicate by event id,
+publish to the stream, answer 202."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
+from pydantic import ValidationError
 
 from recsys.api import dependencies as deps
+from recsys.api import errors
 from recsys.api.guards import requires
-from recsys.api.models import HEADER_ID_PATTERN, InteractionAccepted, InteractionRequest
+from recsys.api.models import (
+    HEADER_ID_PATTERN,
+    MAX_BATCH_EVENTS,
+    BatchedInteraction,
+    EventResult,
+    InteractionAccepted,
+    InteractionBatchAccepted,
+    InteractionBatchRequest,
+    InteractionRequest,
+)
 from recsys.api.routes import error_responses
 from recsys.config import get_settings
 from recsys.connections import redis_client
@@ -17,6 +29,25 @@ from recsys.logic import interactions
 from recsys.observability import metrics
 
 router = APIRouter(tags=["interactions"])
+batch_router = APIRouter(tags=["interactions"])
+
+
+def _interaction(body: InteractionRequest, event_id: str | None, session_id: str | None) -> Interaction:
+    timestamp = body.timestamp or interactions.now()
+    context = {key: str(value) for key, value in body.context.items()}
+    return Interaction(
+        event_id=event_id or fallback_event_id(body.user_id, body.item_id, body.action, timestamp),
+        user_id=body.user_id,
+        item_id=body.item_id,
+        action=body.action,
+        event_time=timestamp,
+        context=context,
+        session_id=context.get("session_id") or session_id,
+    )
+
+
+def _claims() -> interactions.EventClaims:
+    return interactions.EventClaims(redis_client(get_settings()))
 
 
 @router.post(
@@ -33,22 +64,72 @@ def record_interaction(
     x_event_id: Annotated[str | None, Header(alias="X-Event-ID", pattern=HEADER_ID_PATTERN)] = None,
     x_session_id: Annotated[str | None, Header(pattern=HEADER_ID_PATTERN, max_length=100)] = None,
 ) -> InteractionAccepted:
-    timestamp = body.timestamp or interactions.now()
-    event_id = x_event_id or fallback_event_id(body.user_id, body.item_id, body.action, timestamp)
-    context = {key: str(value) for key, value in body.context.items()}
-    interaction = Interaction(
-        event_id=event_id,
-        user_id=body.user_id,
-        item_id=body.item_id,
-        action=body.action,
-        event_time=timestamp,
-        context=context,
-        session_id=context.get("session_id") or x_session_id,
-    )
-    accepted = interactions.accept(
-        interaction, deps.interaction_stream(), interactions.EventClaims(redis_client(get_settings()))
-    )
+    interaction = _interaction(body, x_event_id, x_session_id)
+    accepted = interactions.accept(interaction, deps.interaction_stream(), _claims())
     metrics.add_metric(
         name="InteractionsAccepted" if accepted else "InteractionsDuplicate", unit="Count", value=1
     )
-    return InteractionAccepted(event_id=event_id, duplicate=not accepted, request_id=request.state.request_id)
+    return InteractionAccepted(
+        event_id=interaction.event_id, duplicate=not accepted, request_id=request.state.request_id
+    )
+
+
+_UNPUBLISHED = {
+    "code": "SERVICE_UNAVAILABLE",
+    "message": "The event could not be published now; send it again with the same event_id",
+    "details": {},
+}
+_IN_FLIGHT = {
+    "code": "SERVICE_UNAVAILABLE",
+    "message": "Another request with this event_id is still being accepted; send it again shortly",
+    "details": {},
+}
+
+
+@batch_router.post(
+    "/v1/interactions/batch",
+    response_model=InteractionBatchAccepted,
+    status_code=202,
+    responses=error_responses(403),
+    summary=f"Record up to {MAX_BATCH_EVENTS} interactions at once (each idempotent by its event_id)",
+    dependencies=[Depends(requires("write"))],
+)
+def record_interactions(request: Request, body: InteractionBatchRequest) -> InteractionBatchAccepted:
+    """Each event is validated, deduplicated and published on its own terms: one bad event is
+    refused alone, with the error envelope's code, message and details; the request counts once
+    against the rate limit."""
+    results: list[EventResult | None] = [None] * len(body.events)
+    valid: list[tuple[int, Interaction]] = []
+    for n, raw in enumerate(body.events):
+        try:
+            event = BatchedInteraction.model_validate(raw)
+        except ValidationError as exc:
+            refused = errors.from_validation(list(exc.errors()), ("body", "events", str(n)))
+            claimed = raw.get("event_id")
+            results[n] = EventResult(
+                index=n,
+                event_id=claimed if isinstance(claimed, str) else None,
+                status="rejected",
+                error={"code": refused.code, "message": refused.message, "details": refused.details},
+            )
+            continue
+        valid.append((n, _interaction(event, event.event_id, None)))
+    outcomes = interactions.accept_many([i for _, i in valid], deps.interaction_stream(), _claims())
+    for (n, interaction), outcome in zip(valid, outcomes, strict=True):
+        status: Any = "failed" if outcome == "pending" else outcome
+        unpublished = _IN_FLIGHT if outcome == "pending" else _UNPUBLISHED if outcome == "failed" else None
+        results[n] = EventResult(index=n, event_id=interaction.event_id, status=status, error=unpublished)
+    final = [r for r in results if r is not None]
+    counts = {
+        status: sum(1 for r in final if r.status == status)
+        for status in ("accepted", "duplicate", "rejected", "failed")
+    }
+    metrics.add_metric(name="InteractionsAccepted", unit="Count", value=counts["accepted"])
+    return InteractionBatchAccepted(
+        accepted=counts["accepted"],
+        duplicates=counts["duplicate"],
+        rejected=counts["rejected"],
+        failed=counts["failed"],
+        results=final,
+        request_id=request.state.request_id,
+    )
