@@ -159,32 +159,58 @@ def accept_many(interactions: list[Interaction], stream: InteractionStream, clai
     return outcomes
 
 
-def consume_record(
+def consume_batch(
     consumer: str,
-    data: str,
-    sequence_number: str,
-    apply: Callable[[Interaction], object],
+    records: list[tuple[str, str]],
+    apply: Callable[[list[Interaction]], object],
     parked: FailureQueue | None,
-) -> None:
-    """A stream consumer's step for one record (base64 data). A store that cannot be reached
-    raises, so the stream delivers the record again, with backoff, until the store is back; a
-    record that can never succeed as it is (it does not parse, a store refuses a value) is parked
-    in the failure queue with its data and the error, and the stream moves on (`make replay`)."""
+) -> list[str]:
+    """A stream consumer's step for a batch of (sequence number, base64 data) records, applied in
+    bulk (one round of writes per store, not one per record: every write is idempotent per event
+    id, so a batch may simply be applied again). Returns the sequence numbers to retry.
+
+    A store that cannot be reached fails the whole batch, so the stream delivers it again, with
+    backoff, until the store is back. A record that can never succeed as it is (it does not
+    parse, a store refuses one of its values) is parked in the failure queue with its data and
+    the error, and the stream moves on (`make replay`)."""
+    parsed: list[tuple[str, str, Interaction]] = []
+    for sequence_number, data in records:
+        try:
+            parsed.append(
+                (sequence_number, data, Interaction.from_record(json.loads(base64.b64decode(data))))
+            )
+        except Exception as exc:
+            _park(consumer, parked, data, sequence_number, exc)
     try:
-        apply(Interaction.from_record(json.loads(base64.b64decode(data))))
+        apply([interaction for _, _, interaction in parsed])
+        return []
     except Exception as exc:
         if is_store_failure(exc) or parked is None:
-            raise
-        logger.exception(
-            "a record cannot be applied; parked in the failure queue", extra={"consumer": consumer}
-        )
-        parked.park(consumer, data, sequence_number, f"{type(exc).__name__}: {exc}")
+            return [sequence_number for sequence_number, _, _ in parsed]
+    # a value some store refuses: find the records it belongs to, one at a time
+    for n, (sequence_number, data, interaction) in enumerate(parsed):
+        try:
+            apply([interaction])
+        except Exception as exc:
+            if is_store_failure(exc):
+                return [s for s, _, _ in parsed[n:]]
+            _park(consumer, parked, data, sequence_number, exc)
+    return []
+
+
+def _park(
+    consumer: str, parked: FailureQueue | None, data: str, sequence_number: str, exc: Exception
+) -> None:
+    if parked is None:
+        raise exc
+    logger.exception("a record cannot be applied; parked in the failure queue", extra={"consumer": consumer})
+    parked.park(consumer, data, sequence_number, f"{type(exc).__name__}: {exc}")
 
 
 def write_to_log(interactions: list[Interaction], log: InteractionLog) -> None:
-    """Consumer: append each interaction to the log (idempotent: rows are keyed by event id)."""
-    for interaction in interactions:
-        log.append(interaction)
+    """Consumer: append the interactions to the log, many writes in flight (idempotent: rows are
+    keyed by event id)."""
+    log.append_many(interactions)
 
 
 def update_realtime_features(
@@ -194,14 +220,20 @@ def update_realtime_features(
     script) and its profile and item counters (one PostgreSQL transaction), each store applying an
     event exactly once, however often it is delivered. Returns how many were new to Redis."""
     items: dict[str, Item] = catalog.get_items(sorted({i.item_id for i in interactions}))
-    applied = 0
-    for i in interactions:
-        category = items[i.item_id].category if i.item_id in items else None
-        event_time = int(i.event_time.astimezone(UTC).timestamp())
-        live = LiveEvent(
-            i.event_id, i.user_id, i.item_id, i.action, i.weight, event_time, category, i.session_id
+    live = [
+        LiveEvent(
+            i.event_id,
+            i.user_id,
+            i.item_id,
+            i.action,
+            i.weight,
+            int(i.event_time.astimezone(UTC).timestamp()),
+            items[i.item_id].category if i.item_id in items else None,
+            i.session_id,
         )
-        applied += features.apply_event(live)
+        for i in interactions
+    ]
+    applied = features.apply_events(live)
     catalog.count_interactions(
         [(i.event_id, i.user_id, i.item_id if i.item_id in items else None) for i in interactions]
     )

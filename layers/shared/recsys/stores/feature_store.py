@@ -99,6 +99,7 @@ class FeatureStore(Protocol):
     def record_activity(self, user_id: str, counts: Mapping[str, int], last_time: int) -> None: ...
     def append_history(self, events: Sequence[HistoryEvent]) -> None: ...
     def apply_event(self, event: LiveEvent) -> bool: ...
+    def apply_events(self, events: Sequence[LiveEvent]) -> int: ...
     def history(self, user_id: str) -> UserHistory: ...
     def put_user_embeddings(self, vectors: Mapping[str, bytes], version: str, updated_at: str) -> None: ...
     def get_user_embedding(self, user_id: str) -> StoredEmbedding | None: ...
@@ -112,33 +113,44 @@ class RedisFeatureStore:
     def apply_event(self, event: LiveEvent) -> bool:
         """Apply one event's effects (counts, popularity, the user's history) exactly once: True if
         this call applied them, False if they had been applied before."""
+        return bool(int(self._apply(keys=self._keys(event), args=self._args(event))))
+
+    def apply_events(self, events: Sequence[LiveEvent]) -> int:
+        """apply_event for many events in one round trip (a pipeline of the same script, each
+        call atomic on its own). Returns how many were applied now."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for event in events:
+                self._apply(keys=self._keys(event), args=self._args(event), client=pipe)
+            return sum(int(applied) for applied in pipe.execute())
+
+    def _keys(self, event: LiveEvent) -> list[str]:
+        return [
+            f"applied:{event.event_id}",
+            self.user_key(event.user_id),
+            f"user_items:{event.user_id}",
+            f"user_recent:{event.user_id}",
+            self.popularity_key(None),
+            self.popularity_key(event.category or "none"),
+        ]
+
+    @staticmethod
+    def _args(event: LiveEvent) -> list[str | int | float]:
         recent = (
             ""
             if event.action == "impression"
             else f"{event.item_id}\t{event.action}\t{event.session_id or ''}"
         )
-        applied = self._apply(
-            keys=[
-                f"applied:{event.event_id}",
-                self.user_key(event.user_id),
-                f"user_items:{event.user_id}",
-                f"user_recent:{event.user_id}",
-                self.popularity_key(None),
-                self.popularity_key(event.category or "none"),
-            ],
-            args=[
-                event.action,
-                event.weight,
-                event.item_id,
-                event.event_time,
-                recent,
-                APPLIED_TTL,
-                USER_FEATURES_TTL,
-                RECENT_KEPT,
-                "1" if event.category else "0",
-            ],
-        )
-        return bool(int(applied))
+        return [
+            event.action,
+            event.weight,
+            event.item_id,
+            event.event_time,
+            recent,
+            APPLIED_TTL,
+            USER_FEATURES_TTL,
+            RECENT_KEPT,
+            "1" if event.category else "0",
+        ]
 
     @staticmethod
     def user_key(user_id: str) -> str:
