@@ -39,8 +39,10 @@ class AwsEmulator(Service):
             raise ServiceError("moto_server is missing from the project venv: run `make venv`")
 
     def spawn(self) -> None:
-        assert self.executable is not None
-        self.launch([self.executable, "-H", HOST, "-p", str(self.port)])
+        # moto's server, with Kinesis sequence numbers made safe under concurrency (moto_server.py)
+        self.launch(
+            [sys.executable, "-m", "localcloud.services.moto_server", "-H", HOST, "-p", str(self.port)]
+        )
 
     def answers(self) -> bool:
         try:
