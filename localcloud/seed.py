@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from recsys.domain import Interaction, Item, User
-from recsys.logic.interactions import history_events
+from recsys.logic.interactions import update_realtime_features
 from recsys.stores.catalog import PostgresCatalog
 from recsys.stores.feature_store import RedisFeatureStore
 from recsys.stores.interaction_log import CassandraInteractionLog
@@ -103,32 +103,14 @@ def ingest(
     log: CassandraInteractionLog,
     features: RedisFeatureStore,
 ) -> int:
-    """Write a catalog and its history through the store adapters, as the consumers would have."""
+    """Write a catalog and its history through the store adapters, exactly as the consumers do:
+    the log, then each event's real-time effects and counters (update_realtime_features), in time
+    order (a stable sort, so events within one second keep the file's order)."""
     catalog.upsert_items(items)
-    categories = {item.item_id: item.category for item in items}
     for user_id in sorted({i.user_id for i in interactions}):
-        catalog.upsert_user(User(user_id=user_id, is_new_user=False))  # counted in load_history
+        catalog.upsert_user(User(user_id=user_id, is_new_user=False))
     log.append_many(interactions)
-    weights: dict[tuple[str, str | None], float] = defaultdict(float)
-    counts: dict[str, int] = defaultdict(int)
-    for interaction in interactions:
-        weights[(interaction.item_id, categories.get(interaction.item_id))] += interaction.weight
-        counts[interaction.item_id] += 1
-    features.add_popularity(weights)
-    catalog.add_interactions(counts)
-    load_history(interactions, catalog, features)
-    return len(interactions)
-
-
-def load_history(
-    interactions: list[Interaction], catalog: PostgresCatalog, features: RedisFeatureStore
-) -> None:
-    """The real-time history the consumers would have built: each user's events in time order
-    (a stable sort, so events within one second keep the file's order), and profile counts."""
     in_order = sorted(interactions, key=lambda i: i.event_time)
-    for start in range(0, len(in_order), 10_000):
-        features.append_history(history_events(in_order[start : start + 10_000]))
-    users: dict[str, int] = defaultdict(int)
-    for interaction in interactions:
-        users[interaction.user_id] += 1
-    catalog.add_user_interactions(dict(users))
+    for start in range(0, len(in_order), 5_000):
+        update_realtime_features(in_order[start : start + 5_000], features, catalog)
+    return len(interactions)

@@ -12,7 +12,7 @@ import numpy as np
 from recsys.connections import cassandra_session, postgres_connection, redis_client
 from recsys.domain import Interaction, Item
 from recsys.stores.catalog import PostgresCatalog
-from recsys.stores.feature_store import HistoryEvent, RedisFeatureStore
+from recsys.stores.feature_store import LiveEvent, RedisFeatureStore
 from recsys.stores.interaction_log import CassandraInteractionLog
 from recsys.stores.precomputed import PostgresPrecomputedStore, PrecomputedRow
 
@@ -20,11 +20,11 @@ from recsys.stores.precomputed import PostgresPrecomputedStore, PrecomputedRow
 def test_history_keeps_summed_weights_and_the_newest_actions_first(settings):
     store = RedisFeatureStore(redis_client(settings))
     user = f"user_{uuid.uuid4().hex[:8]}"
-    store.append_history(
+    store.apply_events(
         [
-            HistoryEvent(user, "a", "watch", 3.0, "s1"),
-            HistoryEvent(user, "b", "dislike", -3.0, None),
-            HistoryEvent(user, "a", "purchase", 5.0, "s2"),
+            LiveEvent(f"{user}-1", user, "a", "watch", 3.0, 1, None, "s1"),
+            LiveEvent(f"{user}-2", user, "b", "dislike", -3.0, 2, None, None),
+            LiveEvent(f"{user}-3", user, "a", "purchase", 5.0, 3, None, "s2"),
         ]
     )
     history = store.history(user)
@@ -34,7 +34,7 @@ def test_history_keeps_summed_weights_and_the_newest_actions_first(settings):
         ("b", "dislike", None),
         ("a", "watch", "s1"),
     ]
-    store.append_history([HistoryEvent(user, f"x{n}", "click", 1.0) for n in range(60)])
+    store.apply_events([LiveEvent(f"{user}-x{n}", user, f"x{n}", "click", 1.0, 10 + n) for n in range(60)])
     assert len(store.history(user).recent) == 50  # the newest RECENT_KEPT only; weights keep everything
     assert len(store.history(user).weights) == 62
 
@@ -80,17 +80,12 @@ def test_the_log_scan_returns_every_event_with_its_rating(settings):
     assert [e.rating for e in mine] == [4.0, None, None]
 
 
-def test_the_catalog_lists_active_items_and_counts_user_interactions(settings):
+def test_the_catalog_lists_active_items(settings):
     catalog = PostgresCatalog(postgres_connection(settings))
     tag = uuid.uuid4().hex[:6]
     catalog.upsert_items([Item(f"on_{tag}", "On"), Item(f"off_{tag}", "Off", is_active=False)])
     active = {i.item_id for i in catalog.active_items()}
     assert f"on_{tag}" in active and f"off_{tag}" not in active
-    user = f"user_{tag}"
-    catalog.add_user_interactions({user: 3})
-    catalog.add_user_interactions({user: 2})
-    stored = catalog.get_user(user)
-    assert stored is not None and stored.total_interactions == 5 and stored.is_new_user is False
 
 
 def test_counters_count_each_event_once(settings):

@@ -12,7 +12,7 @@ from recsys.domain import Interaction, Item
 from recsys.errors import InProgressError
 from recsys.observability import logger
 from recsys.stores.failures import is_store_failure
-from recsys.stores.feature_store import HistoryEvent, LiveEvent
+from recsys.stores.feature_store import LiveEvent
 
 if TYPE_CHECKING:  # the store modules import their drivers; a function loads only what it uses
     import redis
@@ -238,15 +238,6 @@ def update_realtime_features(
         [(i.event_id, i.user_id, i.item_id if i.item_id in items else None) for i in interactions]
     )
     return applied
-
-
-def history_events(interactions: list[Interaction]) -> list[HistoryEvent]:
-    """What the model's real-time history keeps of these interactions: choices, not impressions."""
-    return [
-        HistoryEvent(i.user_id, i.item_id, i.action, i.weight, i.session_id)
-        for i in interactions
-        if i.action != "impression"
-    ]
 
 
 def now() -> datetime:

@@ -20,11 +20,9 @@ class Catalog(Protocol):
     def get_item(self, item_id: str) -> Item | None: ...
     def get_items(self, item_ids: list[str]) -> dict[str, Item]: ...
     def popular_items(self, limit: int, category: str | None = None) -> list[tuple[str, float]]: ...
-    def add_interactions(self, counts: dict[str, int]) -> None: ...
     def upsert_user(self, user: User) -> None: ...
     def active_items(self) -> list[Item]: ...
     def count_interactions(self, events: list[tuple[str, str, str | None]]) -> int: ...
-    def add_user_interactions(self, counts: dict[str, int]) -> None: ...
     def forget_applied_events(self, older_than_seconds: int) -> int: ...
     def get_user(self, user_id: str) -> User | None: ...
 
@@ -114,15 +112,6 @@ class PostgresCatalog:
         ).fetchall()
         return [(row[0], float(row[1] or 0)) for row in rows]
 
-    def add_interactions(self, counts: dict[str, int]) -> None:
-        if counts:
-            with self._conn.cursor() as cur:
-                cur.executemany(
-                    "UPDATE items SET interaction_count = interaction_count + %s, is_new_item = FALSE"
-                    " WHERE item_id = %s",
-                    [(n, item_id) for item_id, n in counts.items()],
-                )
-
     def active_items(self) -> list[Item]:
         """The whole active catalog, in a stable order (what training learns embeddings for)."""
         with self._conn.cursor(row_factory=dict_row) as cur:
@@ -160,12 +149,6 @@ class PostgresCatalog:
             (older_than_seconds,),
         )
         return cursor.rowcount
-
-    def add_user_interactions(self, counts: dict[str, int]) -> None:
-        """Count interactions on each user's profile (creating it on a user's first interaction)."""
-        if counts:
-            with self._conn.cursor() as cur:
-                cur.executemany(_COUNT_USER, sorted(counts.items()))
 
     def upsert_user(self, user: User) -> None:
         self._conn.execute(

@@ -59,17 +59,6 @@ class LiveEvent:
 
 
 @dataclass(frozen=True)
-class HistoryEvent:
-    """One action as the real-time history keeps it (impressions are exposure, not history)."""
-
-    user_id: str
-    item_id: str
-    action: str
-    weight: float
-    session_id: str | None = None
-
-
-@dataclass(frozen=True)
 class UserHistory:
     weights: dict[str, float]  # item -> summed action weight
     recent: list[RecentAction]  # newest first
@@ -94,10 +83,7 @@ class FeatureStore(Protocol):
         self, user_id: str, features: Mapping[str, FeatureValue], ttl_seconds: int
     ) -> None: ...
     def get_user_features(self, user_id: str) -> dict[str, str]: ...
-    def add_popularity(self, weights: Mapping[tuple[str, str | None], float]) -> None: ...
     def popular(self, limit: int, category: str | None = None) -> list[tuple[str, float]]: ...
-    def record_activity(self, user_id: str, counts: Mapping[str, int], last_time: int) -> None: ...
-    def append_history(self, events: Sequence[HistoryEvent]) -> None: ...
     def apply_event(self, event: LiveEvent) -> bool: ...
     def apply_events(self, events: Sequence[LiveEvent]) -> int: ...
     def history(self, user_id: str) -> UserHistory: ...
@@ -174,41 +160,9 @@ class RedisFeatureStore:
     def popularity_key(category: str | None) -> str:
         return "popularity:all" if category is None else f"popularity:category:{category.lower()}"
 
-    def add_popularity(self, weights: Mapping[tuple[str, str | None], float]) -> None:
-        """Add each (item, category)'s interaction weight to the overall and per-category rankings."""
-        with self._redis.pipeline(transaction=False) as pipe:
-            for (item_id, category), weight in weights.items():
-                pipe.zincrby(self.popularity_key(None), weight, item_id)
-                if category:
-                    pipe.zincrby(self.popularity_key(category), weight, item_id)
-            pipe.execute()
-
     def popular(self, limit: int, category: str | None = None) -> list[tuple[str, float]]:
         ranked = self._redis.zrevrange(self.popularity_key(category), 0, limit - 1, withscores=True)
         return [(member.decode(), float(score)) for member, score in ranked]  # type: ignore[union-attr]
-
-    def record_activity(self, user_id: str, counts: Mapping[str, int], last_time: int) -> None:
-        """Count a user's interactions per action and remember the latest one."""
-        key = self.user_key(user_id)
-        with self._redis.pipeline(transaction=True) as pipe:
-            for action, count in counts.items():
-                pipe.hincrby(key, f"count_{action}", count)
-                pipe.hincrby(key, "interactions_total", count)
-            pipe.hset(key, "last_interaction_time", str(last_time))
-            pipe.expire(key, USER_FEATURES_TTL)
-            pipe.execute()
-
-    def append_history(self, events: Sequence[HistoryEvent]) -> None:
-        """Add events, in the order given (oldest first), to their users' histories."""
-        with self._redis.pipeline(transaction=False) as pipe:
-            for event in events:
-                pipe.hincrbyfloat(f"user_items:{event.user_id}", event.item_id, event.weight)
-                pipe.lpush(
-                    f"user_recent:{event.user_id}",
-                    f"{event.item_id}\t{event.action}\t{event.session_id or ''}",
-                )
-                pipe.ltrim(f"user_recent:{event.user_id}", 0, RECENT_KEPT - 1)
-            pipe.execute()
 
     def history(self, user_id: str) -> UserHistory:
         with self._redis.pipeline(transaction=False) as pipe:
