@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
@@ -20,7 +20,9 @@ import numpy.typing as npt
 from recsys.engine import index as faiss_index
 from recsys.engine.blend import Blend
 from recsys.engine.model import Matrix, Vector
-from recsys.engine.training import TrainedModel
+
+if TYPE_CHECKING:  # serving never imports the trainer
+    from recsys.engine.training import TrainedModel
 
 FILES = ("model.npz", "items.json", "index.faiss", "metadata.json")
 
