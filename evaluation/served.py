@@ -19,7 +19,6 @@ import urllib.request
 from typing import Any
 
 import psycopg
-import redis
 
 from evaluation import baselines
 from evaluation.protocol import Event, item_universe, leave_last_out, metrics
@@ -37,26 +36,23 @@ def _log(message: str) -> None:
 
 
 def load_split(cloud: LocalCloud) -> tuple[list[Event], dict[str, str], list[str], str]:
-    """Deploy the eval stack afresh and ingest the catalog and the training events into it."""
+    """Deploy the eval stack afresh (before its runtime serves it) and load the catalog and the
+    training events into it through its bulk import."""
     from recsys.stores.catalog import PostgresCatalog
-    from recsys.stores.feature_store import RedisFeatureStore
-    from recsys.stores.interaction_log import CassandraInteractionLog
 
     items, interactions = seed.read_movielens(seed.fetch(cloud.layout.cache / "datasets"))
     events = [Event(i.user_id, i.item_id, i.action, i.event_time.timestamp()) for i in interactions]
     train, held_out = leave_last_out(events)
     held = set(held_out.items())
     kept = [i for i in interactions if (i.user_id, i.item_id) not in held]
-    context = cloud.deploy(EVAL_STACK, fresh=True)
-    features = RedisFeatureStore(redis.Redis(host=HOST, port=cloud.ports.redis, db=EVAL_STACK.redis_db))
+    context = cloud.deploy(EVAL_STACK)
     with (
+        cloud.history_import(EVAL_STACK, context) as history,
         psycopg.connect(
             host=HOST, port=cloud.ports.postgres, user=SUPERUSER, dbname=EVAL_STACK.database, autocommit=True
         ) as conn,
-        cloud.cassandra.session() as session,
     ):
-        session.set_keyspace(EVAL_STACK.keyspace)
-        seed.ingest(items, kept, PostgresCatalog(conn), CassandraInteractionLog(session), features)
+        seed.ingest(items, kept, PostgresCatalog(conn), history)
     return train, held_out, item_universe(events), context.resources["IndexArtifactsBucket"]["Ref"]
 
 
@@ -115,11 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the local cloud is not up ({', '.join(down)}): run `make up` first", file=sys.stderr)
         return 2
     started = time.monotonic()
-    _log("splitting MovieLens-100k (leave-last-out, ties in file order) and loading the eval stack...")
-    train, held_out, items, bucket = load_split(cloud)
-    _log(f"{len(train)} training events, {len(held_out)} held-out users, {len(items)} items")
     log_file = cloud.layout.log("eval-runtime")
+    cloud.deploy(EVAL_STACK, fresh=True)
     with cloud.serve_stack("eval", log_file) as (api_port, invoke_port):
+        _log(
+            "splitting MovieLens-100k (leave-last-out, ties in file order); importing it into the eval stack"
+        )
+        train, held_out, items, bucket = load_split(cloud)
+        _log(f"{len(train)} training events, {len(held_out)} held-out users, {len(items)} items")
         version = cloud.refresh(invoke_port)
         _log(f"trained {version} through the refresh function")
         time.sleep(0.1)

@@ -25,6 +25,34 @@ def _create_bucket(clients: Any, ctx: StackContext, logical_id: str, props: dict
             s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": ctx.region})
     if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    queues = (props.get("NotificationConfiguration") or {}).get("QueueConfigurations") or []
+    if queues:  # the emulator then sends S3's event messages to the queue, as S3 does
+        s3.put_bucket_notification_configuration(
+            Bucket=name,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": queue["Queue"],
+                        "Events": [queue["Event"]],
+                        **(
+                            {
+                                "Filter": {
+                                    "Key": {
+                                        "FilterRules": [
+                                            {"Name": rule["Name"], "Value": rule["Value"]}
+                                            for rule in queue["Filter"]["S3Key"]["Rules"]
+                                        ]
+                                    }
+                                }
+                            }
+                            if queue.get("Filter")
+                            else {}
+                        ),
+                    }
+                    for queue in queues
+                ]
+            },
+        )
     return {"Ref": name, "Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
 
 
@@ -109,3 +137,22 @@ def empty_buckets(ctx: StackContext, clients: Any) -> int:
                 s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
                 deleted += len(doomed)
     return deleted
+
+
+def delete_streams_and_queues(ctx: StackContext, clients: Any) -> None:
+    """Drop the stack's streams and queues (created again empty): a fresh stack must not replay
+    records an earlier run left on its stream."""
+    kinesis, sqs = clients("kinesis"), clients("sqs")
+    for logical_id, resource in ctx.template["Resources"].items():
+        props = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::Kinesis::Stream":
+            name = ctx.resolve(props.get("Name")) or f"{ctx.stack_name}-{logical_id}"
+            with contextlib.suppress(kinesis.exceptions.ResourceNotFoundException):
+                kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+                kinesis.get_waiter("stream_not_exists").wait(
+                    StreamName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
+                )
+        elif resource.get("Type") == "AWS::SQS::Queue":
+            name = ctx.resolve(props.get("QueueName")) or f"{ctx.stack_name}-{logical_id}"
+            with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):
+                sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])

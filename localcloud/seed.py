@@ -1,25 +1,31 @@
 """Seed the served stack with MovieLens-100k, so a newcomer's `make up` serves real answers.
 
 The data set ships inside the PyPI wheel of recbole 1.2.1 (its licence forbids redistribution,
-so it is fetched at set-up time into the user's cache, never committed). Items, users and
-ratings go in through the project's own store adapters: the catalog (PostgreSQL), the
-interaction log (Cassandra) and the popularity rankings (Redis).
+so it is fetched at set-up time into the user's cache, never committed). The catalog goes in
+through the catalog store; the ratings go in as a client's history would, through the bulk
+import (a JSON Lines file in the import bucket, its worker, the stream and its consumers), so
+`make up` and `make eval` exercise the path they measure.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
+import uuid
 import zipfile
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from recsys.domain import Interaction, Item, User
-from recsys.logic.interactions import update_realtime_features
+from recsys.logic.interaction_import import current_status, object_key
 from recsys.stores.catalog import PostgresCatalog
 from recsys.stores.feature_store import RedisFeatureStore
+from recsys.stores.interaction_imports import PostgresImportRegistry
 from recsys.stores.interaction_log import CassandraInteractionLog
 
 WHEEL = "recbole==1.2.1"
@@ -56,11 +62,13 @@ def action_for(rating: float) -> str:
 
 
 def load(
-    folder: Path, catalog: PostgresCatalog, log: CassandraInteractionLog, features: RedisFeatureStore
+    folder: Path,
+    catalog: PostgresCatalog,
+    history: HistoryImport,
 ) -> int:
-    """Load MovieLens into the stores; returns the number of interactions written."""
+    """Load MovieLens into a stack; returns the number of interactions stored."""
     items, interactions = read_movielens(folder)
-    return ingest(items, interactions, catalog, log, features)
+    return ingest(items, interactions, catalog, history)
 
 
 def read_movielens(folder: Path) -> tuple[list[Item], list[Interaction]]:
@@ -96,21 +104,65 @@ def read_movielens(folder: Path) -> tuple[list[Item], list[Interaction]]:
     return list(items.values()), interactions
 
 
+class HistoryImport:
+    """Interactions into a stack through its bulk import, as a client would send its history: the
+    file to the import bucket, then wait until the consumers have stored every row. Needs the
+    stack's runtime running (the import worker and the stream's consumers)."""
+
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        registry: PostgresImportRegistry,
+        log: CassandraInteractionLog,
+        features: RedisFeatureStore,
+        catalog: PostgresCatalog,
+    ) -> None:
+        self._s3, self._bucket, self._registry = s3, bucket, registry
+        self._stores = (log, features, catalog)
+
+    def run(self, interactions: list[Interaction], timeout: float = 300.0) -> dict[str, Any]:
+        """Import the interactions in time order (a stable sort, so events within one second keep
+        their order): the real-time history is built in arrival order. Returns the import's counts."""
+        import_id = f"iimp_{uuid.uuid4().hex}"
+        key = object_key(import_id)
+        self._registry.create(import_id, "localcloud", "jsonl", key)
+        rows = (
+            json.dumps(
+                {
+                    "event_id": i.event_id,
+                    "user_id": i.user_id,
+                    "item_id": i.item_id,
+                    "action": i.action,
+                    "timestamp": i.event_time.isoformat(),
+                    "context": i.context,
+                }
+            )
+            for i in sorted(interactions, key=lambda i: i.event_time)
+        )
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body="\n".join(rows).encode())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self._registry.get(import_id)
+            if found is not None and current_status(found, self._registry, *self._stores) in (
+                "completed",
+                "failed",
+            ):
+                final = self._registry.get(import_id)
+                assert final is not None
+                if final.status == "failed" or final.rejected:
+                    raise RuntimeError(f"import {import_id}: {final.failure or final.errors[:3]}")
+                return {"accepted": final.accepted, "duplicates": final.duplicates}
+            time.sleep(0.2)
+        raise TimeoutError(f"import {import_id} did not complete in {timeout:.0f}s")
+
+
 def ingest(
-    items: list[Item],
-    interactions: list[Interaction],
-    catalog: PostgresCatalog,
-    log: CassandraInteractionLog,
-    features: RedisFeatureStore,
+    items: list[Item], interactions: list[Interaction], catalog: PostgresCatalog, history: HistoryImport
 ) -> int:
-    """Write a catalog and its history through the store adapters, exactly as the consumers do:
-    the log, then each event's real-time effects and counters (update_realtime_features), in time
-    order (a stable sort, so events within one second keep the file's order)."""
+    """A catalog (through the catalog store) and its history (through the bulk import)."""
     catalog.upsert_items(items)
     for user_id in sorted({i.user_id for i in interactions}):
         catalog.upsert_user(User(user_id=user_id, is_new_user=False))
-    log.append_many(interactions)
-    in_order = sorted(interactions, key=lambda i: i.event_time)
-    for start in range(0, len(in_order), 5_000):
-        update_realtime_features(in_order[start : start + 5_000], features, catalog)
+    history.run(interactions)
     return len(interactions)

@@ -14,7 +14,12 @@ from typing import Any
 import psycopg
 import redis
 
-from localcloud.aws_resources import ACCOUNT_ID, create_stack_resources, empty_buckets
+from localcloud.aws_resources import (
+    ACCOUNT_ID,
+    create_stack_resources,
+    delete_streams_and_queues,
+    empty_buckets,
+)
 from localcloud.services.aws_emulator import AwsEmulator
 from localcloud.services.base import Service, ServiceError, port_is_open, wait_until
 from localcloud.services.cassandra import Cassandra
@@ -73,8 +78,8 @@ class LocalCloud:
         print(
             f"  stack {SERVED_STACK.name}: schema applied, {created} AWS resources created from template.yaml"
         )
-        self.seed(SERVED_STACK)
         self._report(self.runtime, self.runtime.start())
+        self.seed(SERVED_STACK, context)  # through the bulk import, which the runtime serves
         self.train_once(context)
         print(f"  API: http://{HOST}:{self.ports.api}  Lambda Invoke API: http://{HOST}:{self.ports.invoke}")
 
@@ -126,12 +131,11 @@ class LocalCloud:
             host=HOST, port=self.ports.postgres, user=SUPERUSER, dbname=stack.database, autocommit=True
         )
 
-    def seed(self, stack: Stack) -> None:
+    def seed(self, stack: Stack, context: StackContext) -> None:
         """Load MovieLens-100k into `stack` once (see seed.py); a failure is reported, not fatal."""
         from localcloud import seed
         from recsys.stores.catalog import PostgresCatalog
         from recsys.stores.feature_store import RedisFeatureStore
-        from recsys.stores.interaction_log import CassandraInteractionLog
 
         features = RedisFeatureStore(redis.Redis(host=HOST, port=self.ports.redis, db=stack.redis_db))
         if features.has_marker(SEED_MARKER):
@@ -141,21 +145,43 @@ class LocalCloud:
             present = conn.execute(query, ("movie\\_%",)).fetchone()
         if present and present[0] > 0:  # seeded by an older version that kept no real-time history
             print(f"  {stack.name} holds a seed from an older layout of the stores: re-creating the stack")
-            self.deploy(stack, fresh=True)
+            context = self.deploy(stack, fresh=True)
         started = time.monotonic()
         try:
             folder = seed.fetch(self.layout.cache / "datasets")
         except Exception as exc:  # no registry: the stack still runs, just empty
             print(f"  seed data skipped: could not fetch MovieLens-100k ({exc})")
             return
-        with self._connect(stack) as conn, self.cassandra.session() as session:
-            session.set_keyspace(stack.keyspace)
-            count = seed.load(folder, PostgresCatalog(conn), CassandraInteractionLog(session), features)
+        with self.history_import(stack, context) as history, self._connect(stack) as conn:
+            items, interactions = seed.read_movielens(folder)
+            seed.ingest(items, interactions, PostgresCatalog(conn), history)
         features.set_marker(SEED_MARKER)
         print(
-            f"  seeded {stack.name} with MovieLens-100k: 1682 items, 943 users, {count} interactions "
-            f"in {time.monotonic() - started:.0f}s"
+            f"  seeded {stack.name} with MovieLens-100k: {len(items)} items,"
+            f" {len({i.user_id for i in interactions})} users, {len(interactions)} interactions"
+            f" (bulk import) in {time.monotonic() - started:.0f}s"
         )
+
+    @contextmanager
+    def history_import(self, stack: Stack, context: StackContext) -> Iterator[Any]:
+        """A seed.HistoryImport into `stack` (whose runtime must be serving)."""
+        from localcloud import seed
+        from recsys.stores.catalog import PostgresCatalog
+        from recsys.stores.feature_store import RedisFeatureStore
+        from recsys.stores.interaction_imports import PostgresImportRegistry
+        from recsys.stores.interaction_log import CassandraInteractionLog
+
+        features = RedisFeatureStore(redis.Redis(host=HOST, port=self.ports.redis, db=stack.redis_db))
+        with self._connect(stack) as conn, self.cassandra.session() as session:
+            session.set_keyspace(stack.keyspace)
+            yield seed.HistoryImport(
+                self.aws_client("s3"),
+                context.resources["InteractionImportBucket"]["Ref"],
+                PostgresImportRegistry(conn),
+                CassandraInteractionLog(session),
+                features,
+                PostgresCatalog(conn),
+            )
 
     @contextmanager
     def serve_stack(self, stack: str, log_file: Path) -> Iterator[tuple[int, int]]:
@@ -222,6 +248,8 @@ class LocalCloud:
 
         context = stack.context(self.ports, self.layout)
         try:
+            if fresh:
+                delete_streams_and_queues(context, self.aws_client)
             create_stack_resources(context, self.aws_client)
             if fresh:  # a model published by an earlier run must not outlive the data it was trained on
                 empty_buckets(context, self.aws_client)

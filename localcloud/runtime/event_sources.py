@@ -14,6 +14,7 @@ from typing import Any
 from localcloud.runtime.environments import FunctionPool, Invocation
 
 Log = Callable[[str], None]
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's limit on a synchronous invocation's event
 
 
 def _failed_identifiers(invocation: Invocation) -> set[str] | None:
@@ -80,10 +81,12 @@ class KinesisMapping(_Mapping):
         destination = ((self.props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
         self.on_failure = str(destination) if destination else None
 
-    def _iterator(self, shard_id: str) -> str:
+    def _iterator(self, shard_id: str, at_sequence_number: str | None = None) -> str:
         position = str(self.props.get("StartingPosition", "LATEST"))
         kwargs: dict[str, Any] = {"ShardIteratorType": position}
-        if position == "AT_TIMESTAMP":
+        if at_sequence_number is not None:
+            kwargs = {"ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": at_sequence_number}
+        elif position == "AT_TIMESTAMP":
             kwargs["Timestamp"] = self.props["StartingPositionTimestamp"]
         return str(
             self.kinesis.get_shard_iterator(StreamName=self.stream, ShardId=shard_id, **kwargs)[
@@ -92,36 +95,64 @@ class KinesisMapping(_Mapping):
         )
 
     def run(self) -> None:
-        iterators: dict[str, str] = {}
+        """One reader per shard, as Lambda polls each shard on its own: shards are processed in
+        parallel, and in order within each. When a reader loses the stream, all start over."""
         failures = 0
         while not self.stop.is_set():
             try:
-                if not iterators:
-                    shards = self.kinesis.list_shards(StreamName=self.stream)["Shards"]
-                    iterators = {shard["ShardId"]: self._iterator(shard["ShardId"]) for shard in shards}
-                idle = True
-                for shard_id in list(iterators):
-                    batch, iterators[shard_id] = self._collect(iterators[shard_id])
-                    if batch:
-                        idle = False
-                        self._deliver(shard_id, batch)
-                failures = 0
-                if idle:
-                    self.stop.wait(0.2)
+                shards = [s["ShardId"] for s in self.kinesis.list_shards(StreamName=self.stream)["Shards"]]
             except Exception as exc:  # the emulator restarted, the stream is gone or re-created, ...
                 failures += 1
                 if failures == 1 or failures % 30 == 0:
                     self.log(f"{self.pool.spec.logical_id}: polling {self.stream} failed ({exc}); retrying")
-                iterators = {}  # start over: shards and iterators may no longer exist
+                self.stop.wait(backoff(failures))
+                continue
+            lost = threading.Event()
+            readers = [
+                threading.Thread(
+                    target=self._read, args=(shard_id, lost), daemon=True, name=f"{self.name}-{n}"
+                )
+                for n, shard_id in enumerate(shards)
+            ]
+            for reader in readers:
+                reader.start()
+            for reader in readers:
+                reader.join()
+            failures = 0 if not lost.is_set() else failures + 1
+            if lost.is_set():
                 self.stop.wait(backoff(failures))
 
-    def _collect(self, iterator: str) -> tuple[list[dict[str, Any]], str]:
+    def _read(self, shard_id: str, lost: threading.Event) -> None:
+        try:
+            iterator = self._iterator(shard_id)
+            while not self.stop.is_set() and not lost.is_set():
+                batch, iterator = self._collect(shard_id, iterator)
+                if batch:
+                    self._deliver(shard_id, batch)
+                elif not self.stop.is_set():
+                    self.stop.wait(0.1)
+        except Exception as exc:  # start over: shards and iterators may no longer exist
+            if not lost.is_set():
+                self.log(
+                    f"{self.pool.spec.logical_id}: reading {self.stream}/{shard_id} failed ({exc}); retrying"
+                )
+            lost.set()
+
+    def _collect(self, shard_id: str, iterator: str) -> tuple[list[dict[str, Any]], str]:
+        """Records up to the batch size and Lambda's 6 MB payload, waiting at most the window."""
         batch: list[dict[str, Any]] = []
+        size = 0
         deadline = time.monotonic() + self.window
-        while len(batch) < self.batch_size:
+        while len(batch) < self.batch_size and size < MAX_PAYLOAD_BYTES:
             reply = self.kinesis.get_records(ShardIterator=iterator, Limit=self.batch_size - len(batch))
             iterator = reply["NextShardIterator"]
-            batch.extend(reply["Records"])
+            for record in reply["Records"]:
+                record_size = len(record["Data"]) * 4 // 3 + 400  # base64 and the record's envelope
+                if batch and size + record_size > MAX_PAYLOAD_BYTES:
+                    # the rest waits for the next batch, which starts at this record
+                    return batch, self._iterator(shard_id, record["SequenceNumber"])
+                batch.append(record)
+                size += record_size
             if time.monotonic() >= deadline or self.stop.is_set():
                 break
             if not reply["Records"]:

@@ -169,7 +169,7 @@ def test_replay_puts_parked_records_and_failed_ranges_back_through_the_consumers
     }
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(pointer))
     error, counts = runtime.invoke("ReplayFailuresFunction", {})
-    assert error is None and counts == {"messages": 2, "records": 2}
+    assert error is None and counts == {"messages": 2, "records": 2, "events": 2}
     assert wait_for(lambda: log_rows(cloud, user) == 2, 30)  # movie_7 arrived; movie_8 is still one row
     assert total_interactions(cloud, user) == 2  # the replayed range was not counted twice
     assert sqs.receive_message(QueueUrl=queue, VisibilityTimeout=0).get("Messages") is None

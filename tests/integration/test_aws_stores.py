@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from recsys.connections import aws_client
 from recsys.domain import Interaction
 from recsys.stores.index_artifacts import S3IndexArtifacts
-from recsys.stores.interaction_stream import KinesisInteractionStream
+from recsys.stores.interaction_stream import KinesisInteractionStream, events_in
 
 
 def test_index_artifact_round_trips_through_the_emulators_s3(settings, function_env):
@@ -22,16 +22,38 @@ def test_index_artifact_round_trips_through_the_emulators_s3(settings, function_
     assert [obj["Key"] for obj in listed["Contents"]] == [f"{version}/items.faiss"]
 
 
-def test_interaction_is_published_to_the_stream_and_read_back(settings):
+def _shards(kinesis, stream: str) -> list[str]:
+    """Shard ids in hash-key order (the order KinesisInteractionStream.shard_of numbers them)."""
+    shards = kinesis.list_shards(StreamName=stream)["Shards"]
+    return [s["ShardId"] for s in sorted(shards, key=lambda s: int(s["HashKeyRange"]["StartingHashKey"]))]
+
+
+def _read_shard(kinesis, stream: str, shard: str, after: str | None = None) -> list[dict]:
+    kwargs = (
+        {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": after}
+        if after
+        else {"ShardIteratorType": "TRIM_HORIZON"}
+    )
+    iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, **kwargs)["ShardIterator"]
+    records: list[dict] = []
+    while True:
+        reply = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+        records += reply["Records"]
+        if not reply["Records"]:
+            return records
+        iterator = reply["NextShardIterator"]
+
+
+def test_interaction_is_published_to_its_users_shard_and_read_back(settings):
     kinesis = aws_client("kinesis")
-    stream = settings.interaction_stream_name
-    shard = kinesis.describe_stream(StreamName=stream)["StreamDescription"]["Shards"][0]["ShardId"]
+    stream = KinesisInteractionStream(kinesis, settings.interaction_stream_name)
     interaction = Interaction(uuid.uuid4().hex, "user_1", "movie_1", "click", datetime.now(UTC))
 
-    sequence = KinesisInteractionStream(kinesis, stream).publish(interaction)
+    sequence = stream.publish(interaction)
 
+    shard = _shards(kinesis, settings.interaction_stream_name)[stream.shard_of("user_1")]
     iterator = kinesis.get_shard_iterator(
-        StreamName=stream,
+        StreamName=settings.interaction_stream_name,
         ShardId=shard,
         ShardIteratorType="AT_SEQUENCE_NUMBER",
         StartingSequenceNumber=sequence,
@@ -39,6 +61,39 @@ def test_interaction_is_published_to_the_stream_and_read_back(settings):
     record = kinesis.get_records(ShardIterator=iterator, Limit=1)["Records"][0]
     assert record["PartitionKey"] == "user_1"
     assert Interaction.from_record(json.loads(record["Data"])) == interaction
+
+
+def test_a_batch_travels_aggregated_one_shard_per_user_in_order(settings):
+    kinesis = aws_client("kinesis")
+    name = settings.interaction_stream_name
+    stream = KinesisInteractionStream(kinesis, name)
+    shards = _shards(kinesis, name)
+    assert len(shards) >= 2  # the template's default
+    before = {
+        shard: (_read_shard(kinesis, name, shard) or [{"SequenceNumber": None}])[-1]["SequenceNumber"]
+        for shard in shards
+    }
+    tag = uuid.uuid4().hex[:6]
+    batch = [
+        Interaction(f"{tag}-{n}", f"agg_{tag}_{n % 50}", f"movie_{n}", "watch", datetime.now(UTC))
+        for n in range(1200)
+    ]
+
+    assert stream.publish_many(batch) == [True] * 1200
+
+    seen: dict[str, list[str]] = {}
+    records = 0
+    for index, shard in enumerate(shards):
+        for record in _read_shard(kinesis, name, shard, before[shard]):
+            records += 1
+            for event in events_in(record["Data"]):
+                assert stream.shard_of(event["user_id"]) == index  # every event on its user's shard
+                seen.setdefault(event["user_id"], []).append(event["event_id"])
+    assert records <= 2 * len(shards) + 2  # 1,200 events in a handful of records, not 1,200
+    expected: dict[str, list[str]] = {}
+    for interaction in batch:
+        expected.setdefault(interaction.user_id, []).append(interaction.event_id)
+    assert seen == expected  # each event once, each user's in the order sent
 
 
 def test_template_resources_exist_in_the_emulator(settings):

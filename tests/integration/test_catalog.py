@@ -63,3 +63,15 @@ def test_sql_injection_in_values_is_stored_as_data(catalog):
     item_id = f"x'); DROP TABLE items; --{uuid.uuid4().hex[:4]}"
     catalog.upsert_item(Item(item_id=item_id, title="'; DELETE FROM items; --"))
     assert catalog.get_item(item_id).title == "'; DELETE FROM items; --"
+
+
+def test_an_event_twice_in_one_batch_is_counted_once(settings):
+    catalog = PostgresCatalog(postgres_connection(settings))
+    item = f"movie_{uuid.uuid4().hex[:8]}"
+    catalog.upsert_item(Item(item_id=item, title="Twice"))
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    event = (uuid.uuid4().hex, user, item)
+    assert catalog.count_interactions([event, event]) == 1  # a redelivery beside its original
+    assert catalog.count_interactions([event]) == 0
+    assert catalog.get_item(item).interaction_count == 1
+    assert catalog.get_user(user).total_interactions == 1

@@ -40,8 +40,8 @@ def test_an_event_is_applied_once_however_often_it_is_delivered(settings):
     user = f"user_{uuid.uuid4().hex[:8]}"
     event = LiveEvent(uuid.uuid4().hex, user, "movie_1", "like", 2.0, 1_700_000_000, "Drama", "s1")
     impression = LiveEvent(uuid.uuid4().hex, user, "movie_2", "impression", 0.1, 1_700_000_100, None)
-    assert [store.apply_event(event) for _ in range(3)] == [True, False, False]
-    assert store.apply_event(impression) is True
+    assert [store.apply_events([event]) for _ in range(3)] == [1, 0, 0]
+    assert store.apply_events([impression, event, impression]) == 1
     features = store.get_user_features(user)
     assert (features["interactions_total"], features["count_like"], features["count_impression"]) == (
         "2",

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+from localcloud.aws_resources import CREATORS
 from localcloud.runtime.functions import load_functions
 from localcloud.runtime.gateway import Gateway
 from localcloud.settings import ROOT, SERVED_STACK, Layout, Ports
@@ -10,13 +11,8 @@ from localcloud.settings import ROOT, SERVED_STACK, Layout, Ports
 
 def served_functions():
     ctx = SERVED_STACK.context(Ports(), Layout())
-    for logical_id in (
-        "IndexArtifactsBucket",
-        "InteractionStream",
-        "InteractionFailureQueue",
-        "CatalogImportQueue",
-        "CatalogImportDeadLetterQueue",
-    ):
+    created = [lid for lid, res in ctx.template["Resources"].items() if res["Type"] in CREATORS]
+    for logical_id in created:
         ctx.resources[logical_id] = {
             "Ref": logical_id,
             "Arn": f"arn:aws:x:us-east-1:1:{logical_id}",

@@ -30,6 +30,9 @@ class Settings(BaseModel):
     index_bucket_name: str = Field(alias="INDEX_BUCKET_NAME")
     interaction_stream_name: str = Field(alias="INTERACTION_STREAM_NAME")
     catalog_import_queue_url: str = Field(alias="CATALOG_IMPORT_QUEUE_URL")
+    # Where interaction history files are uploaded; the queue their workers hand over on (worker only).
+    interaction_import_bucket: str = Field(default="", alias="INTERACTION_IMPORT_BUCKET")
+    interaction_import_queue_url: str | None = Field(default=None, alias="INTERACTION_IMPORT_QUEUE_URL")
     # Where stream consumers park records that can never succeed (for `make replay`); consumers only.
     failure_queue_url: str | None = Field(default=None, alias="FAILURE_QUEUE_URL")
     # How often an execution environment looks for a newer model version in S3 (latest.json).

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from recsys.stores.feature_store import RedisFeatureStore
     from recsys.stores.feedback import PostgresFeedbackStore
     from recsys.stores.index_artifacts import S3IndexArtifacts
+    from recsys.stores.interaction_imports import PostgresImportRegistry, S3ImportFiles
     from recsys.stores.interaction_log import CassandraInteractionLog
     from recsys.stores.interaction_stream import KinesisInteractionStream
     from recsys.stores.item_features import PostgresItemFeatureStore
@@ -84,10 +85,24 @@ def interaction_log() -> CassandraInteractionLog:
     return _interaction_log(id(cassandra_session(get_settings())))
 
 
+@cache
 def interaction_stream() -> KinesisInteractionStream:
+    """Kept per environment: it caches the stream's shard map."""
     from recsys.stores.interaction_stream import KinesisInteractionStream
 
     return KinesisInteractionStream(aws_client("kinesis"), get_settings().interaction_stream_name)
+
+
+def import_registry() -> PostgresImportRegistry:
+    from recsys.stores.interaction_imports import PostgresImportRegistry
+
+    return PostgresImportRegistry(postgres_connection(get_settings()))
+
+
+def import_files() -> S3ImportFiles:
+    from recsys.stores.interaction_imports import S3ImportFiles
+
+    return S3ImportFiles(aws_client("s3"), get_settings().interaction_import_bucket)
 
 
 def precomputed_store() -> PostgresPrecomputedStore:

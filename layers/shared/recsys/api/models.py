@@ -159,6 +159,54 @@ class InteractionBatchAccepted(BaseModel):
     request_id: str
 
 
+class InteractionImportRequest(Strict):
+    format: Literal["csv", "jsonl"] = Field(
+        default="csv",
+        description="csv: user_id,item_id,action,timestamp[,context] (a header line is optional; context is a"
+        " JSON object); jsonl: one JSON object per line with those fields (and optionally event_id)."
+        " timestamp: ISO 8601 with a zone, or epoch seconds",
+    )
+
+
+class InteractionImportCreated(BaseModel):
+    import_id: str
+    status: Literal["awaiting_upload"] = "awaiting_upload"
+    upload_url: str = Field(
+        description="PUT the file here (a presigned S3 URL); processing starts when it lands"
+    )
+    upload_method: Literal["PUT"] = "PUT"
+    expires_in: int = Field(description="Seconds the upload URL stays valid")
+    request_id: str
+
+
+class ImportRowError(BaseModel):
+    line: int = Field(description="Line number in the file, from 1")
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class InteractionImportStatus(BaseModel):
+    import_id: str
+    status: Literal["awaiting_upload", "processing", "applying", "completed", "failed"] = Field(
+        description="applying: every row is read and accepted onto the stream; completed: every accepted"
+        " row is stored (interaction log, real-time features, counters)"
+    )
+    format: str
+    rows_read: int
+    accepted: int
+    duplicates: int = Field(
+        description="Rows seen before: earlier in the file, or accepted in the last 24 hours"
+    )
+    rejected: int
+    errors: list[ImportRowError] = Field(description="The first rejected rows")
+    failure: str | None = None
+    created_at: datetime
+    read_at: datetime | None
+    completed_at: datetime | None
+    request_id: str
+
+
 class InteractionAccepted(BaseModel):
     status: Literal["accepted"] = "accepted"
     event_id: str

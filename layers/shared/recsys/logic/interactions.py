@@ -13,6 +13,7 @@ from recsys.errors import InProgressError
 from recsys.observability import logger
 from recsys.stores.failures import is_store_failure
 from recsys.stores.feature_store import LiveEvent
+from recsys.stores.interaction_stream import events_in
 
 if TYPE_CHECKING:  # the store modules import their drivers; a function loads only what it uses
     import redis
@@ -27,6 +28,28 @@ DEDUP_SECONDS = 86400
 PENDING_SECONDS = 30  # longer than any accept takes (the function's timeout is 10 s)
 
 
+_CLAIM = """
+local states = {}
+for n, key in ipairs(KEYS) do
+  if redis.call('SET', key, 'pending', 'NX', 'EX', ARGV[1]) then
+    states[n] = 'new'
+  elseif redis.call('GET', key) == 'pending' then
+    states[n] = 'pending'
+  else
+    states[n] = 'seen'
+  end
+end
+return states
+"""
+_SETTLE = """
+local done = tonumber(ARGV[1])
+for n, key in ipairs(KEYS) do
+  if n <= done then redis.call('SET', key, 'done', 'EX', ARGV[2]) else redis.call('DEL', key) end
+end
+return #KEYS
+"""
+
+
 class EventClaims:
     """Event ids accepted in the last 24 hours (Redis), to absorb client retries. A claim is
     "pending" while its event is being published and "done" once it is on the stream, so a
@@ -35,6 +58,8 @@ class EventClaims:
 
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
+        self._claim_script = client.register_script(_CLAIM)
+        self._settle_script = client.register_script(_SETTLE)
 
     @staticmethod
     def _key(event_id: str) -> str:
@@ -60,16 +85,10 @@ class EventClaims:
         return False
 
     def claim_many(self, event_ids: list[str]) -> list[str | None]:
-        """claim() for many ids in two round trips: "new", "seen" or "pending" for each, or None
+        """claim() for many ids in one script call: "new", "seen" or "pending" for each, or None
         for all when Redis cannot tell."""
         try:
-            with self._redis.pipeline(transaction=False) as pipe:
-                for event_id in event_ids:
-                    pipe.set(self._key(event_id), "pending", nx=True, ex=PENDING_SECONDS)
-                claimed = pipe.execute()
-            taken = [e for e, ok in zip(event_ids, claimed, strict=True) if not ok]
-            found = self._redis.mget([self._key(e) for e in taken]) if taken else []
-            states = dict(zip(taken, found, strict=True))  # type: ignore[arg-type]
+            states = self._claim_script(keys=[self._key(e) for e in event_ids], args=[PENDING_SECONDS])
         except Exception as exc:
             if not is_store_failure(exc):
                 raise
@@ -77,22 +96,17 @@ class EventClaims:
                 "event-id dedup unavailable; the consumers deduplicate", extra={"events": len(event_ids)}
             )
             return [None] * len(event_ids)
-        return [
-            "new" if ok else ("pending" if states.get(e) == b"pending" else "seen")
-            for e, ok in zip(event_ids, claimed, strict=True)
-        ]
+        return [state.decode() if isinstance(state, bytes) else str(state) for state in states]
 
     def settle_many(self, done: list[str], released: list[str]) -> None:
-        def change(_: str) -> object:
-            with self._redis.pipeline(transaction=False) as pipe:
-                for event_id in done:
-                    pipe.set(self._key(event_id), "done", ex=DEDUP_SECONDS)
-                for event_id in released:
-                    pipe.delete(self._key(event_id))
-                return pipe.execute()
-
+        """Mark published claims done (kept DEDUP_SECONDS) and drop the others, in one call."""
         if done or released:
-            self._settle(f"{len(done) + len(released)} events", change)
+            self._settle(
+                f"{len(done) + len(released)} events",
+                lambda _: self._settle_script(
+                    keys=[self._key(e) for e in done + released], args=[len(done), DEDUP_SECONDS]
+                ),
+            )
 
     def done(self, event_id: str) -> None:
         self._settle(event_id, lambda key: self._redis.set(key, "done", ex=DEDUP_SECONDS))
@@ -165,37 +179,63 @@ def consume_batch(
     apply: Callable[[list[Interaction]], object],
     parked: FailureQueue | None,
 ) -> list[str]:
-    """A stream consumer's step for a batch of (sequence number, base64 data) records, applied in
-    bulk (one round of writes per store, not one per record: every write is idempotent per event
-    id, so a batch may simply be applied again). Returns the sequence numbers to retry.
+    """A stream consumer's step for a batch of (sequence number, base64 data) records, single
+    events or aggregates, applied in bulk (one round of writes per store, not one per event: every
+    write is idempotent per event id, so a batch may simply be applied again). Returns the
+    sequence numbers to retry.
 
     A store that cannot be reached fails the whole batch, so the stream delivers it again, with
-    backoff, until the store is back. A record that can never succeed as it is (it does not
+    backoff, until the store is back. An event that can never succeed as it is (it does not
     parse, a store refuses one of its values) is parked in the failure queue with its data and
     the error, and the stream moves on (`make replay`)."""
-    parsed: list[tuple[str, str, Interaction]] = []
+    parsed: list[tuple[str, Interaction]] = []
     for sequence_number, data in records:
         try:
-            parsed.append(
-                (sequence_number, data, Interaction.from_record(json.loads(base64.b64decode(data))))
-            )
+            events = events_in(base64.b64decode(data))
         except Exception as exc:
             _park(consumer, parked, data, sequence_number, exc)
+            continue
+        for event in events:
+            try:
+                parsed.append((sequence_number, Interaction.from_record(event)))
+            except Exception as exc:
+                _park(consumer, parked, _event_data(event), sequence_number, exc)
     try:
-        apply([interaction for _, _, interaction in parsed])
-        return []
+        _apply_or_park(consumer, parsed, apply, parked)
+    except Exception:  # a store (or the failure queue) is down: the whole batch again, later
+        logger.warning("batch not applied; the stream delivers it again", exc_info=True)
+        return list(dict.fromkeys(sequence_number for sequence_number, _ in parsed))
+    return []
+
+
+def _apply_or_park(
+    consumer: str,
+    parsed: list[tuple[str, Interaction]],
+    apply: Callable[[list[Interaction]], object],
+    parked: FailureQueue | None,
+) -> None:
+    """Apply the events; when a store refuses a value, halve the batch until the refused events
+    are found alone, and park them. A store failure propagates."""
+    if not parsed:
+        return
+    try:
+        apply([interaction for _, interaction in parsed])
+        return
     except Exception as exc:
         if is_store_failure(exc) or parked is None:
-            return [sequence_number for sequence_number, _, _ in parsed]
-    # a value some store refuses: find the records it belongs to, one at a time
-    for n, (sequence_number, data, interaction) in enumerate(parsed):
-        try:
-            apply([interaction])
-        except Exception as exc:
-            if is_store_failure(exc):
-                return [s for s, _, _ in parsed[n:]]
-            _park(consumer, parked, data, sequence_number, exc)
-    return []
+            raise
+        if len(parsed) == 1:
+            sequence_number, interaction = parsed[0]
+            _park(consumer, parked, _event_data(interaction.to_record()), sequence_number, exc)
+            return
+    half = len(parsed) // 2
+    _apply_or_park(consumer, parsed[:half], apply, parked)
+    _apply_or_park(consumer, parsed[half:], apply, parked)
+
+
+def _event_data(event: object) -> str:
+    """One event as a record of its own, base64 like the stream's (what replay puts back)."""
+    return base64.b64encode(json.dumps(event, separators=(",", ":"), default=str).encode()).decode()
 
 
 def _park(

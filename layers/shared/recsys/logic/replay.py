@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from recsys.observability import logger
+from recsys.stores.interaction_stream import events_in
 
 if TYPE_CHECKING:
     from recsys.stores.failure_queue import FailureQueue
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 def replay(queue: FailureQueue, stream: InteractionStream, limit: int = 10_000) -> dict[str, int]:
     started = time.time()
-    messages = records = 0
+    messages = records = events = 0
     while messages < limit:
         batch = [parked for parked in queue.receive(10) if parked.sent_at < started]
         if not batch:
@@ -38,6 +39,7 @@ def replay(queue: FailureQueue, stream: InteractionStream, limit: int = 10_000) 
                 logger.warning("failure-queue message of unknown shape dropped", extra={"body": parked.body})
                 data = []
             records += stream.republish(data)
+            events += sum(len(events_in(d)) for d in data)
             queue.remove(parked)
             messages += 1
-    return {"messages": messages, "records": records}
+    return {"messages": messages, "records": records, "events": events}

@@ -23,6 +23,7 @@ class Catalog(Protocol):
     def upsert_user(self, user: User) -> None: ...
     def active_items(self) -> list[Item]: ...
     def count_interactions(self, events: list[tuple[str, str, str | None]]) -> int: ...
+    def counted(self, event_ids: list[str]) -> int: ...
     def forget_applied_events(self, older_than_seconds: int) -> int: ...
     def get_user(self, user_id: str) -> User | None: ...
 
@@ -122,14 +123,16 @@ class PostgresCatalog:
         """Count (event_id, user_id, item_id) events on their users and items (item None: not in
         the catalog), each event once: the counters and the mark that an event was counted change
         in one transaction. Returns how many events were new."""
+        once = list({event[0]: event for event in events}.values())
         with self._conn.transaction(), self._conn.cursor() as cur:
             rows = cur.execute(
                 "INSERT INTO applied_events (event_id) SELECT unnest(%s::text[])"
                 " ON CONFLICT DO NOTHING RETURNING event_id",
-                ([event_id for event_id, _, _ in events],),
+                ([event_id for event_id, _, _ in once],),
             ).fetchall()
             fresh = {row[0] for row in rows}
-            new = [(user_id, item_id) for event_id, user_id, item_id in events if event_id in fresh]
+            # an event id twice in one batch (a redelivery beside the original) counts once
+            new = [(user_id, item_id) for event_id, user_id, item_id in once if event_id in fresh]
             items = Counter(item_id for _, item_id in new if item_id is not None)
             users = Counter(user_id for user_id, _ in new)
             if items:
@@ -141,6 +144,13 @@ class PostgresCatalog:
             if users:
                 cur.executemany(_COUNT_USER, sorted(users.items()))
         return len(new)
+
+    def counted(self, event_ids: list[str]) -> int:
+        """How many of these events count_interactions has counted."""
+        row = self._conn.execute(
+            "SELECT count(*) FROM applied_events WHERE event_id = ANY(%s)", (event_ids,)
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def forget_applied_events(self, older_than_seconds: int) -> int:
         """Drop marks older than any redelivery can be (housekeeping)."""

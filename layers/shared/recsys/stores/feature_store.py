@@ -7,6 +7,7 @@ A user's history for the model lives here too, written by the ingest path as eve
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -21,27 +22,40 @@ USER_FEATURES_TTL = 30 * 86400
 RECENT_KEPT = 50
 APPLIED_TTL = 2 * 86400  # longer than the stream keeps a record (24 h), so no redelivery outlives it
 
-# One event's every real-time effect and the mark that it was applied, in one atomic step: a retry
-# (after a crash, a timeout, Redis restarting) applies nothing twice and misses nothing.
-# KEYS: applied mark, user_features, user_items, user_recent, popularity:all, popularity of the category
-# ARGV: action, weight, item, last_time, recent entry ('' for an impression), ttls, kept, has category
-_APPLY_EVENT = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[6]) == false then return 0 end
-local action, weight, item = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-redis.call('HINCRBY', KEYS[2], 'count_' .. action, 1)
-redis.call('HINCRBY', KEYS[2], 'interactions_total', 1)
-local last = tonumber(redis.call('HGET', KEYS[2], 'last_interaction_time') or '0')
-if tonumber(ARGV[4]) > last then redis.call('HSET', KEYS[2], 'last_interaction_time', ARGV[4]) end
-redis.call('EXPIRE', KEYS[2], ARGV[7])
-redis.call('ZINCRBY', KEYS[5], weight, item)
-if ARGV[9] == '1' then redis.call('ZINCRBY', KEYS[6], weight, item) end
-if ARGV[5] ~= '' then
-  redis.call('HINCRBYFLOAT', KEYS[3], item, weight)
-  redis.call('LPUSH', KEYS[4], ARGV[5])
-  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[8]) - 1)
+# Events' real-time effects, each with the mark that it was applied, in one atomic step: a retry
+# (after a crash, a timeout, Redis restarting) applies nothing twice and misses nothing. The events
+# come as one JSON argument (event id, user, item, action, weight, epoch seconds, lower-cased
+# category or '', recent entry or '' for an impression): one argument instead of fifteen per event
+# cut the consumer's own time by half. The key names are built here, so this needs one Redis (or
+# ElastiCache without cluster mode), as the popularity keys beside each user's keys already do.
+# ARGV: events, applied ttl, features ttl, recent kept
+_APPLY_EVENTS = """
+local events = cjson.decode(ARGV[1])
+local applied = 0
+for _, e in ipairs(events) do
+  local user, item, action, weight = e[2], e[3], e[4], e[5]
+  if redis.call('SET', 'applied:' .. e[1], '1', 'NX', 'EX', ARGV[2]) then
+    applied = applied + 1
+    local features = 'user_features:' .. user
+    redis.call('HINCRBY', features, 'count_' .. action, 1)
+    redis.call('HINCRBY', features, 'interactions_total', 1)
+    local last = tonumber(redis.call('HGET', features, 'last_interaction_time') or '0')
+    if tonumber(e[6]) > last then redis.call('HSET', features, 'last_interaction_time', e[6]) end
+    redis.call('EXPIRE', features, ARGV[3])
+    redis.call('ZINCRBY', 'popularity:all', weight, item)
+    if e[7] ~= '' then redis.call('ZINCRBY', 'popularity:category:' .. e[7], weight, item) end
+    if e[8] ~= '' then
+      redis.call('HINCRBYFLOAT', 'user_items:' .. user, item, weight)
+      redis.call('LPUSH', 'user_recent:' .. user, e[8])
+      redis.call('LTRIM', 'user_recent:' .. user, 0, tonumber(ARGV[4]) - 1)
+    end
+  end
 end
-return 1
+return applied
 """
+# Events per script call: one call blocks Redis while it runs (about 2 ms for 100 events), and
+# the request path reads Redis too.
+APPLY_CHUNK = 100
 
 
 @dataclass(frozen=True)
@@ -84,8 +98,8 @@ class FeatureStore(Protocol):
     ) -> None: ...
     def get_user_features(self, user_id: str) -> dict[str, str]: ...
     def popular(self, limit: int, category: str | None = None) -> list[tuple[str, float]]: ...
-    def apply_event(self, event: LiveEvent) -> bool: ...
     def apply_events(self, events: Sequence[LiveEvent]) -> int: ...
+    def applied(self, event_ids: Sequence[str]) -> list[bool]: ...
     def history(self, user_id: str) -> UserHistory: ...
     def put_user_embeddings(self, vectors: Mapping[str, bytes], version: str, updated_at: str) -> None: ...
     def get_user_embedding(self, user_id: str) -> StoredEmbedding | None: ...
@@ -94,48 +108,48 @@ class FeatureStore(Protocol):
 class RedisFeatureStore:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
-        self._apply = client.register_script(_APPLY_EVENT)
-
-    def apply_event(self, event: LiveEvent) -> bool:
-        """Apply one event's effects (counts, popularity, the user's history) exactly once: True if
-        this call applied them, False if they had been applied before."""
-        return bool(int(self._apply(keys=self._keys(event), args=self._args(event))))
+        self._apply = client.register_script(_APPLY_EVENTS)
 
     def apply_events(self, events: Sequence[LiveEvent]) -> int:
-        """apply_event for many events in one round trip (a pipeline of the same script, each
-        call atomic on its own). Returns how many were applied now."""
+        """Apply the events' effects (counts, popularity, the user's history), each exactly once,
+        in one round trip. Returns how many were applied now (the others had been before)."""
         with self._redis.pipeline(transaction=False) as pipe:
-            for event in events:
-                self._apply(keys=self._keys(event), args=self._args(event), client=pipe)
+            for start in range(0, len(events), APPLY_CHUNK):
+                chunk = [self._encode(event) for event in events[start : start + APPLY_CHUNK]]
+                self._apply(
+                    args=[
+                        json.dumps(chunk, separators=(",", ":")),
+                        APPLIED_TTL,
+                        USER_FEATURES_TTL,
+                        RECENT_KEPT,
+                    ],
+                    client=pipe,
+                )
             return sum(int(applied) for applied in pipe.execute())
 
-    def _keys(self, event: LiveEvent) -> list[str]:
-        return [
-            f"applied:{event.event_id}",
-            self.user_key(event.user_id),
-            f"user_items:{event.user_id}",
-            f"user_recent:{event.user_id}",
-            self.popularity_key(None),
-            self.popularity_key(event.category or "none"),
-        ]
+    def applied(self, event_ids: Sequence[str]) -> list[bool]:
+        """Whether each event's effects have been applied (within APPLIED_TTL)."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for event_id in event_ids:
+                pipe.exists(f"applied:{event_id}")
+            return [bool(found) for found in pipe.execute()]
 
     @staticmethod
-    def _args(event: LiveEvent) -> list[str | int | float]:
+    def _encode(event: LiveEvent) -> list[str]:
         recent = (
             ""
             if event.action == "impression"
             else f"{event.item_id}\t{event.action}\t{event.session_id or ''}"
         )
         return [
-            event.action,
-            event.weight,
+            event.event_id,
+            event.user_id,
             event.item_id,
-            event.event_time,
+            event.action,
+            repr(float(event.weight)),
+            str(event.event_time),
+            event.category.lower() if event.category else "",
             recent,
-            APPLIED_TTL,
-            USER_FEATURES_TTL,
-            RECENT_KEPT,
-            "1" if event.category else "0",
         ]
 
     @staticmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from pydantic import ValidationError
 
 from recsys.api import dependencies as deps
@@ -19,17 +19,22 @@ from recsys.api.models import (
     InteractionAccepted,
     InteractionBatchAccepted,
     InteractionBatchRequest,
+    InteractionImportCreated,
+    InteractionImportRequest,
+    InteractionImportStatus,
     InteractionRequest,
 )
 from recsys.api.routes import error_responses
 from recsys.config import get_settings
 from recsys.connections import redis_client
 from recsys.domain import Interaction, fallback_event_id
-from recsys.logic import interactions
+from recsys.logic import interaction_import, interactions
 from recsys.observability import metrics
 
 router = APIRouter(tags=["interactions"])
 batch_router = APIRouter(tags=["interactions"])
+imports_router = APIRouter(tags=["interactions"])
+import_status_router = APIRouter(tags=["interactions"])
 
 
 def _interaction(body: InteractionRequest, event_id: str | None, session_id: str | None) -> Interaction:
@@ -131,5 +136,71 @@ def record_interactions(request: Request, body: InteractionBatchRequest) -> Inte
         rejected=counts["rejected"],
         failed=counts["failed"],
         results=final,
+        request_id=request.state.request_id,
+    )
+
+
+def interaction_from_row(row: dict[str, Any]) -> Interaction:
+    """An imported row, validated as the batch endpoint validates an event (RowError if not)."""
+    try:
+        event = BatchedInteraction.model_validate(row)
+    except ValidationError as exc:
+        refused = errors.from_validation(list(exc.errors()), ("row",))
+        raise interaction_import.RowError(refused.message, refused.code, refused.details) from None
+    return _interaction(event, event.event_id, None)
+
+
+@imports_router.post(
+    "/v1/interactions/imports",
+    response_model=InteractionImportCreated,
+    status_code=202,
+    responses=error_responses(403),
+    summary="Import interaction history from a file: returns where to upload it",
+    dependencies=[Depends(requires("write"))],
+)
+def post_interaction_import(request: Request, body: InteractionImportRequest) -> InteractionImportCreated:
+    import_id, url = interaction_import.start_import(
+        deps.import_registry(), deps.import_files(), request.state.api_key.key_prefix, body.format
+    )
+    return InteractionImportCreated(
+        import_id=import_id,
+        upload_url=url,
+        expires_in=interaction_import.UPLOAD_EXPIRES_SECONDS,
+        request_id=request.state.request_id,
+    )
+
+
+@import_status_router.get(
+    "/v1/interactions/imports/{import_id}",
+    response_model=InteractionImportStatus,
+    responses=error_responses(403, 404),
+    summary="Progress of an interaction import",
+    dependencies=[Depends(requires("write"))],
+)
+def get_interaction_import(
+    request: Request, import_id: Annotated[str, Path(pattern=r"^iimp_[0-9a-f]{32}$")]
+) -> InteractionImportStatus:
+    registry = deps.import_registry()
+    found = registry.get(import_id)
+    if found is None or found.owner_key != request.state.api_key.key_prefix:
+        raise errors.NotFound(f"import {import_id} does not exist")
+    status = interaction_import.current_status(
+        found, registry, deps.interaction_log(), deps.feature_store(), deps.catalog()
+    )
+    if status != found.status:
+        found = registry.get(import_id) or found
+    return InteractionImportStatus(
+        import_id=found.import_id,
+        status=status,  # type: ignore[arg-type]
+        format=found.file_format,
+        rows_read=found.rows_read,
+        accepted=found.accepted,
+        duplicates=found.duplicates,
+        rejected=found.rejected,
+        errors=found.errors,  # type: ignore[arg-type]
+        failure=found.failure,
+        created_at=found.created_at,
+        read_at=found.read_at,
+        completed_at=found.completed_at,
         request_id=request.state.request_id,
     )

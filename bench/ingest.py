@@ -1,0 +1,190 @@
+"""Ingest at scale on the served stack: the batch endpoint end to end, a MovieLens-100k history
+import, and the single-event endpoint's latency while that import runs.
+
+    make bench            # after `make up`; the JSON last line carries ingest_eps and import_100k_s
+
+- ingest_eps: EVENTS events sent as batches of 500 by CLIENTS clients (bodies built before the
+  clock starts), from the first request until every event is readable in the interaction log
+  (Cassandra) and counted in the real-time features (Redis). ingest_api_eps: until the last 202.
+- import_100k_s: MovieLens-100k's 100,000 ratings (as new users, so nothing is a duplicate) as a
+  CSV file, from the start of its upload to `completed` (every row stored).
+- single_event_*: POST /v1/interactions, one client, serial, fresh connections: idle first, then
+  while the import runs (p50 and p99 in milliseconds).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import statistics
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+
+import redis
+
+from localcloud import seed
+from localcloud.settings import HOST, SERVED_STACK
+from localcloud.stack import LocalCloud
+
+EVENTS, BATCH, CLIENTS, USERS = 60_000, 500, 4, 200
+
+
+def _request(url: str, key: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=120) as reply:  # the local gateway, on loopback
+        return reply.status, reply.read()
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return round(statistics.median(ordered), 2), round(p99, 2)
+
+
+def batch_ingest(cloud: LocalCloud, base: str, key: str) -> dict[str, float]:
+    tag = uuid.uuid4().hex[:6]
+    users = [f"bench_{tag}_{n}" for n in range(USERS)]
+    bodies = [
+        json.dumps(
+            {
+                "events": [
+                    {
+                        "event_id": f"{tag}-{k}-{i}",
+                        "user_id": users[(k * BATCH + i) % USERS],
+                        "item_id": f"movie_{(k * 7 + i) % 1682 + 1}",
+                        "action": "watch",
+                    }
+                    for i in range(BATCH)
+                ]
+            }
+        ).encode()
+        for k in range(EVENTS // BATCH)
+    ]
+    per_user = EVENTS // USERS
+    features = redis.Redis(host=HOST, port=cloud.ports.redis, db=SERVED_STACK.redis_db)
+    started = time.perf_counter()
+    url = f"{base}/v1/interactions/batch"
+    with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
+        replies = pool.map(lambda body: _request(url, key, "POST", body), bodies)
+        accepted = sum(json.loads(reply)["accepted"] for _, reply in replies)
+    api_done = time.perf_counter()
+    with cloud.cassandra.session() as session:
+        session.set_keyspace(SERVED_STACK.keyspace)
+        count = session.prepare("SELECT count(*) FROM user_events WHERE user_id = ?")
+        in_log, in_features = set(users), set(users)
+        logged = counted = None
+        while (in_log or in_features) and time.perf_counter() - started < 600:
+            for user in list(in_log):
+                if session.execute(count, (user,)).one()[0] >= per_user:
+                    in_log.discard(user)
+            for user in list(in_features):
+                if int(features.hget(f"user_features:{user}", "interactions_total") or 0) >= per_user:
+                    in_features.discard(user)
+            now = time.perf_counter()
+            logged = logged or (now if not in_log else None)
+            counted = counted or (now if not in_features else None)
+            time.sleep(0.1)
+    if in_log or in_features:
+        missing = f"{len(in_log)} users' events never reached the log, {len(in_features)} the features"
+        raise RuntimeError(missing)
+    assert logged is not None and counted is not None
+    return {
+        "events": EVENTS,
+        "accepted": accepted,
+        "ingest_api_eps": round(EVENTS / (api_done - started)),
+        "ingest_log_s": round(logged - started, 2),
+        "ingest_features_s": round(counted - started, 2),
+        "ingest_eps": round(EVENTS / (max(logged, counted) - started)),
+    }
+
+
+def single_events(base: str, key: str, tag: str, stop: threading.Event | None, limit: int) -> list[float]:
+    samples: list[float] = []
+    n = 0
+    while (stop is None or not stop.is_set()) and n < limit:
+        body = json.dumps({"user_id": f"single_{tag}", "item_id": f"movie_{n % 1682 + 1}", "action": "click"})
+        started = time.perf_counter()
+        _request(f"{base}/v1/interactions", key, "POST", body.encode())
+        samples.append((time.perf_counter() - started) * 1000)
+        n += 1
+    return samples
+
+
+def import_movielens(cloud: LocalCloud, base: str, key: str) -> dict[str, float]:
+    _, interactions = seed.read_movielens(seed.fetch(cloud.layout.cache / "datasets"))
+    tag = uuid.uuid4().hex[:6]
+    lines = ["user_id,item_id,action,timestamp,context"] + [
+        f"{i.user_id.replace('user_', f'ml{tag}_')},{i.item_id},{i.action},{int(i.event_time.timestamp())},"
+        f'"{{""rating"": ""{i.context["rating"]}""}}"'
+        for i in interactions
+    ]
+    data = "\n".join(lines).encode()
+    idle = single_events(base, key, tag, None, 200)
+    body = json.dumps({"format": "csv"}).encode()
+    _, reply = _request(f"{base}/v1/interactions/imports", key, "POST", body)
+    created = json.loads(reply)
+    stop = threading.Event()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        during = pool.submit(single_events, base, key, tag, stop, 10**9)
+        started = time.perf_counter()
+        upload = urllib.request.Request(
+            created["upload_url"], data=data, method="PUT", headers={"Content-Type": "text/csv"}
+        )
+        with urllib.request.urlopen(upload, timeout=120):  # the emulator's S3, on loopback
+            pass
+        while True:
+            _, reply = _request(f"{base}/v1/interactions/imports/{created['import_id']}", key)
+            status = json.loads(reply)
+            if status["status"] in ("completed", "failed") or time.perf_counter() - started > 600:
+                break
+            time.sleep(0.1)
+        took = time.perf_counter() - started
+        stop.set()
+        busy = during.result()
+    if status["status"] != "completed" or status["accepted"] != len(interactions):
+        raise RuntimeError(f"the import did not complete: {status}")
+    idle_p50, idle_p99 = _percentiles(idle)
+    busy_p50, busy_p99 = _percentiles(busy)
+    return {
+        "import_rows": len(interactions),
+        "import_100k_s": round(took, 2),
+        "single_event_p50_ms_idle": idle_p50,
+        "single_event_p99_ms_idle": idle_p99,
+        "single_event_p50_ms_during_import": busy_p50,
+        "single_event_p99_ms_during_import": busy_p99,
+        "single_events_during_import": len(busy),
+    }
+
+
+def main() -> int:
+    cloud = LocalCloud()
+    if cloud.stores_down() or cloud.runtime.pid() is None:
+        print("error: the local cloud is not up: run `make up` first", file=sys.stderr)
+        return 2
+    base = f"http://{HOST}:{cloud.ports.api}"
+    key = cloud.create_api_key("enterprise", ["read", "write"], "bench-ingest")
+    batch_ingest(cloud, base, key)  # warm: every consumer and endpoint past its cold start
+    figures = batch_ingest(cloud, base, key)
+    f = figures
+    print(
+        f"batch endpoint: {f['events']} events, API {f['ingest_api_eps']} events/s; all in the log"
+        f" after {f['ingest_log_s']} s, in the features after {f['ingest_features_s']} s:"
+        f" {f['ingest_eps']} events/s end to end"
+    )
+    imported = import_movielens(cloud, base, key)
+    i = imported
+    print(
+        f"import: {i['import_rows']} rows from upload to completed in {i['import_100k_s']} s;"
+        f" single events p50/p99 {i['single_event_p50_ms_idle']}/{i['single_event_p99_ms_idle']} ms idle,"
+        f" {i['single_event_p50_ms_during_import']}/{i['single_event_p99_ms_during_import']} ms during it"
+    )
+    print(json.dumps({**figures, **imported}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
