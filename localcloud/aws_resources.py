@@ -155,4 +155,18 @@ def delete_streams_and_queues(ctx: StackContext, clients: Any) -> None:
         elif resource.get("Type") == "AWS::SQS::Queue":
             name = ctx.resolve(props.get("QueueName")) or f"{ctx.stack_name}-{logical_id}"
             with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):
-                sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+                _drain(sqs, sqs.get_queue_url(QueueName=name)["QueueUrl"])
+
+
+def _drain(sqs: Any, url: str) -> None:
+    """Empty a queue: PurgeQueue, or (it allows one purge a minute) receive and delete."""
+    try:
+        sqs.purge_queue(QueueUrl=url)
+        return
+    except sqs.exceptions.PurgeQueueInProgress:
+        pass
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get(
+        "Messages"
+    ):
+        entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
+        sqs.delete_message_batch(QueueUrl=url, Entries=entries)

@@ -62,3 +62,18 @@ def test_one_event_id_is_one_row_whatever_time_a_retry_carries(log):
     log.append_many([retry, first])
     assert [i.event_id for i in log.for_user(user)] == [first.event_id]
     assert [e.event_id for e in log.for_item("movie_5") if e.user_id == user] == [first.event_id]
+
+
+def test_a_bulk_write_of_the_largest_events_stays_under_cassandras_batch_limit(settings):
+    """200 events with the largest context the API accepts (20 entries of 500 characters): the
+    writer's batches must stay under Cassandra's batch_size_fail_threshold (50 KiB)."""
+    log = CassandraInteractionLog(cassandra_session(settings))
+    user = f"user_{uuid.uuid4().hex[:8]}"
+    context = {f"key_{n:02d}": "x" * 500 for n in range(20)}
+    events = [
+        Interaction(uuid.uuid4().hex, user, f"movie_{n}", "watch", datetime.now(UTC), context)
+        for n in range(200)
+    ]
+    log.append_many(events)
+    stored = log.for_user(user, limit=1000)
+    assert len(stored) == 200 and stored[0].context == context

@@ -64,6 +64,7 @@ def redis_client(settings: Settings) -> redis.Redis:
 
 def cassandra_session(settings: Settings) -> Session:
     """A session bound to the configured keyspace, token-aware within the local datacenter."""
+    from cassandra import ConsistencyLevel
     from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
     from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 
@@ -76,6 +77,9 @@ def cassandra_session(settings: Settings) -> Session:
                     DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc)
                 ),
                 request_timeout=5,
+                # an acknowledged write is on a quorum of the local replicas (with RF 3, a node
+                # that dies before its commit log is synced loses nothing); one node locally
+                consistency_level=ConsistencyLevel.LOCAL_QUORUM,
             )
             cluster = Cluster(
                 list(settings.cassandra_contact_points),
