@@ -16,3 +16,17 @@ def test_every_operation_documents_the_error_envelope_and_auth():
             for status in ("400", "401", "429", "500", "503"):
                 schema = operation["responses"][status]["content"]["application/json"]["schema"]
                 assert schema["required"] == ["error"], (method, path, status)
+
+
+def test_every_route_of_the_template_is_in_the_document():
+    from tests.unit.test_sample_events import served_functions
+
+    _, functions = served_functions()
+    routes = {
+        (props["Path"], props["Method"].lower())
+        for spec in functions.values()
+        for _, props in spec.events_of("Api")
+        if not props["Path"].startswith(("/docs", "/openapi"))
+    }
+    documented = {(path, method) for path, operations in document()["paths"].items() for method in operations}
+    assert routes == documented

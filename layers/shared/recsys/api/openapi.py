@@ -17,6 +17,8 @@ ALL_ROUTERS = [
     items.similar_router,
     interactions.router,
     interactions.batch_router,
+    interactions.imports_router,
+    interactions.import_status_router,
     feedback.create_router,
     feedback.update_router,
     feedback.delete_router,
