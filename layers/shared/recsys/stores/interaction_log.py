@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from cassandra.concurrent import execute_concurrent
-from cassandra.query import BatchStatement, BatchType, BoundStatement, SimpleStatement
+from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, BoundStatement, SimpleStatement
 
 from recsys.domain import Interaction
 
@@ -133,8 +133,10 @@ class CassandraInteractionLog:
                     interaction.event_id,
                     interaction.action,
                     interaction.weight,
-                    interaction.context,
-                    interaction.session_id,
+                    # a null (None, an empty map) is written as a tombstone, which every later
+                    # read of the partition (training scans it all) has to step over: leave unset
+                    interaction.context or UNSET_VALUE,
+                    interaction.session_id if interaction.session_id is not None else UNSET_VALUE,
                 )
             ),
             self._insert_item.bind(
