@@ -1,5 +1,7 @@
-"""Ingest at scale on the served stack: the batch endpoint end to end, a MovieLens-100k history
-import, and the single-event endpoint's latency while that import runs.
+"""Ingest at scale: the batch endpoint end to end, a MovieLens-100k history import, and the
+single-event endpoint's latency while that import runs; on a stack of its own (`recsys-bench`,
+re-created empty with the MovieLens catalog, served by a runtime of its own), so that the
+served stack keeps only what `make up` put there.
 
     make bench            # after `make up`; the JSON last line carries ingest_eps and import_100k_s
 
@@ -23,10 +25,12 @@ import time
 import urllib.request
 import uuid
 
+import psycopg
 import redis
 
 from localcloud import seed
-from localcloud.settings import HOST, SERVED_STACK
+from localcloud.services.postgres import SUPERUSER
+from localcloud.settings import BENCH_STACK, HOST
 from localcloud.stack import LocalCloud
 
 EVENTS, BATCH, CLIENTS, USERS = 60_000, 500, 4, 200
@@ -65,7 +69,7 @@ def batch_ingest(cloud: LocalCloud, base: str, key: str) -> dict[str, float]:
         for k in range(EVENTS // BATCH)
     ]
     per_user = EVENTS // USERS
-    features = redis.Redis(host=HOST, port=cloud.ports.redis, db=SERVED_STACK.redis_db)
+    features = redis.Redis(host=HOST, port=cloud.ports.redis, db=BENCH_STACK.redis_db)
     started = time.perf_counter()
     url = f"{base}/v1/interactions/batch"
     with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
@@ -73,7 +77,7 @@ def batch_ingest(cloud: LocalCloud, base: str, key: str) -> dict[str, float]:
         accepted = sum(json.loads(reply)["accepted"] for _, reply in replies)
     api_done = time.perf_counter()
     with cloud.cassandra.session() as session:
-        session.set_keyspace(SERVED_STACK.keyspace)
+        session.set_keyspace(BENCH_STACK.keyspace)
         count = session.prepare("SELECT count(*) FROM user_events WHERE user_id = ?")
         in_log, in_features = set(users), set(users)
         logged = counted = None
@@ -161,21 +165,30 @@ def import_movielens(cloud: LocalCloud, base: str, key: str) -> dict[str, float]
 
 
 def main() -> int:
+    from recsys.stores.catalog import PostgresCatalog
+
     cloud = LocalCloud()
-    if cloud.stores_down() or cloud.runtime.pid() is None:
+    if cloud.stores_down():
         print("error: the local cloud is not up: run `make up` first", file=sys.stderr)
         return 2
-    base = f"http://{HOST}:{cloud.ports.api}"
-    key = cloud.create_api_key("enterprise", ["read", "write"], "bench-ingest")
-    batch_ingest(cloud, base, key)  # warm: every consumer and endpoint past its cold start
-    figures = batch_ingest(cloud, base, key)
-    f = figures
-    print(
-        f"batch endpoint: {f['events']} events, API {f['ingest_api_eps']} events/s; all in the log"
-        f" after {f['ingest_log_s']} s, in the features after {f['ingest_features_s']} s:"
-        f" {f['ingest_eps']} events/s end to end"
-    )
-    imported = import_movielens(cloud, base, key)
+    cloud.deploy(BENCH_STACK, fresh=True)
+    items, _ = seed.read_movielens(seed.fetch(cloud.layout.cache / "datasets"))
+    with psycopg.connect(
+        host=HOST, port=cloud.ports.postgres, user=SUPERUSER, dbname=BENCH_STACK.database, autocommit=True
+    ) as conn:
+        PostgresCatalog(conn).upsert_items(items)
+    key = cloud.create_api_key("enterprise", ["read", "write"], "bench-ingest", stack=BENCH_STACK)
+    with cloud.serve_stack("bench", cloud.layout.log("bench-runtime")) as (api_port, _):
+        base = f"http://{HOST}:{api_port}"
+        batch_ingest(cloud, base, key)  # warm: every consumer and endpoint past its cold start
+        figures = batch_ingest(cloud, base, key)
+        f = figures
+        print(
+            f"batch endpoint: {f['events']} events, API {f['ingest_api_eps']} events/s; all in the log"
+            f" after {f['ingest_log_s']} s, in the features after {f['ingest_features_s']} s:"
+            f" {f['ingest_eps']} events/s end to end"
+        )
+        imported = import_movielens(cloud, base, key)
     i = imported
     print(
         f"import: {i['import_rows']} rows from upload to completed in {i['import_100k_s']} s;"

@@ -112,7 +112,15 @@ TEST_STACK = Stack(name="recsys-test", database="recsys_test", keyspace="recsys_
 EVAL_STACK = Stack(name="recsys-eval", database="recsys_eval", keyspace="recsys_eval", redis_db=14)
 # `make chaos` kills servers under traffic on a stack of its own.
 CHAOS_STACK = Stack(name="recsys-chaos", database="recsys_chaos", keyspace="recsys_chaos", redis_db=13)
-STACKS = {"served": SERVED_STACK, "test": TEST_STACK, "eval": EVAL_STACK, "chaos": CHAOS_STACK}
+# `make bench` loads hundreds of thousands of events: on a stack of its own, never the served one.
+BENCH_STACK = Stack(name="recsys-bench", database="recsys_bench", keyspace="recsys_bench", redis_db=12)
+STACKS = {
+    "served": SERVED_STACK,
+    "test": TEST_STACK,
+    "eval": EVAL_STACK,
+    "chaos": CHAOS_STACK,
+    "bench": BENCH_STACK,
+}
 
 
 def aws_environment(ports: Ports) -> dict[str, str]:
