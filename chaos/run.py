@@ -199,16 +199,19 @@ def run_scenario(
     for thread in threads:
         thread.join(120)
     users = {user for user, _ in traffic.acked.values()}
-    deadline, stored, progressed = time.monotonic() + drain_timeout, -1, time.monotonic()
+    deadline, done, progressed = time.monotonic() + drain_timeout, -1, time.monotonic()
     while time.monotonic() < deadline and time.monotonic() - progressed < 20:  # until done or stuck
-        with contextlib.suppress(Exception):  # a store still coming back: look again
-            now_stored = sum(_stored(cassandra_session(settings), users).values())
-            if now_stored >= len(traffic.acked):
+        with contextlib.suppress(Exception):  # a store still coming back (Redis reloading): look again
+            stored = sum(_stored(cassandra_session(settings), users).values())
+            counted = sum(
+                int(store.hget(f"user_features:{user}", "interactions_total") or 0)  # type: ignore[arg-type]
+                for user in users
+            )
+            if stored >= len(traffic.acked) and counted >= len(traffic.acked):
                 break
-            if now_stored > stored:
-                stored, progressed = now_stored, time.monotonic()
+            if stored + counted > done:  # both consumers: the log and the features
+                done, progressed = stored + counted, time.monotonic()
         time.sleep(1)
-    time.sleep(2)  # the features consumer runs beside the log writer: let it finish too
     return _count(cassandra_session(settings), store, traffic, revived_at, scenario)
 
 
