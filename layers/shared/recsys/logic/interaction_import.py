@@ -10,7 +10,9 @@ records on the interaction stream), checkpointing its counts and byte offset aft
   `event_id`): importing the same file again doubles nothing. Within 24 hours its rows come back
   as duplicates; later, the consumers still apply each event id once.
 - A worker near its time limit hands the rest of the file to a new invocation (a message with its
-  checkpoint); a worker that dies is resumed from its checkpoint by the redelivered message.
+  checkpoint); a worker that dies is resumed from its checkpoint by the redelivered message (the
+  rows of a chunk it had published but not checkpointed come back then as duplicates: stored
+  once, counted under `duplicates` rather than `accepted`).
 - `applying`: every row is read and published. `completed`: the consumers have stored it all,
   known from the last accepted event of each shard (a shard is consumed in order) being in the
   interaction log, in the real-time features and in the counters.
