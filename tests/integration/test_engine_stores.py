@@ -72,8 +72,8 @@ def test_the_log_scan_returns_every_event_with_its_rating(settings):
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     for n, (item, rating) in enumerate([("m1", "4"), ("m2", None), ("m3", "not a number")]):
         context = {"rating": rating} if rating is not None else {}
-        log.append(
-            Interaction(f"{user}-{n}", user, item, "watch", t0 + timedelta(seconds=n), context=context)
+        log.append_many(
+            [Interaction(f"{user}-{n}", user, item, "watch", t0 + timedelta(seconds=n), context=context)]
         )
     mine = sorted((e for e in log.scan(page_size=7) if e.user_id == user), key=lambda e: e.event_time)
     assert [e.item_id for e in mine] == ["m1", "m2", "m3"]

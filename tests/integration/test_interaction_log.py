@@ -27,7 +27,7 @@ def test_user_history_comes_back_newest_first(log):
         event(user, "movie_3", "like", 5),
     ]
     for interaction in written:
-        log.append(interaction)
+        log.append_many([interaction])
 
     history = log.for_user(user)
     assert [i.item_id for i in history] == ["movie_3", "movie_2", "movie_1"]
@@ -38,16 +38,16 @@ def test_user_history_comes_back_newest_first(log):
 def test_same_millisecond_events_are_both_kept_and_a_replay_is_not_duplicated(log):
     user = f"user_{uuid.uuid4().hex[:8]}"
     first, second = event(user, "movie_9", "impression", 0), event(user, "movie_9", "click", 0)
-    log.append(first)
-    log.append(second)
-    log.append(first)  # a consumer retry
+    log.append_many([first])
+    log.append_many([second])
+    log.append_many([first])  # a consumer retry
     assert sorted(i.action for i in log.for_user(user)) == ["click", "impression"]
 
 
 def test_item_history_is_kept_per_item(log):
     item = f"movie_{uuid.uuid4().hex[:8]}"
-    log.append(event("user_a", item, "click", 1))
-    log.append(event("user_b", item, "purchase", 4))
+    log.append_many([event("user_a", item, "click", 1)])
+    log.append_many([event("user_b", item, "purchase", 4)])
     history = log.for_item(item)
     assert [(h.user_id, h.action) for h in history] == [("user_b", "purchase"), ("user_a", "click")]
     assert history[0].event_time == T0 + timedelta(minutes=4)
@@ -57,8 +57,8 @@ def test_one_event_id_is_one_row_whatever_time_a_retry_carries(log):
     user = f"user_{uuid.uuid4().hex[:8]}"
     first = event(user, "movie_5", "click", 0)
     retry = Interaction(first.event_id, user, "movie_5", "click", T0 + timedelta(minutes=7))  # stamped anew
-    log.append(first)
-    log.append(retry)
+    log.append_many([first])
+    log.append_many([retry])
     log.append_many([retry, first])
     assert [i.event_id for i in log.for_user(user)] == [first.event_id]
     assert [e.event_id for e in log.for_item("movie_5") if e.user_id == user] == [first.event_id]

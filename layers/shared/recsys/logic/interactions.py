@@ -141,7 +141,8 @@ def accept(interaction: Interaction, stream: InteractionStream, claims: EventCla
 
 
 def accept_many(interactions: list[Interaction], stream: InteractionStream, claims: EventClaims) -> list[str]:
-    """accept() for a batch, in one claim round trip and one PutRecords per 500 events. Returns
+    """accept() for a batch: one claim script call, the events aggregated by shard onto the stream
+    (stream.publish_many), one settle script call. Returns
     each event's outcome: "accepted", "duplicate" (also a repeat within the batch), "pending"
     (another request with its id is in flight) or "failed" (not published: send it again)."""
     states = claims.claim_many([i.event_id for i in interactions])

@@ -46,7 +46,6 @@ class LoggedEvent:
 
 
 class InteractionLog(Protocol):
-    def append(self, interaction: Interaction) -> None: ...
     def append_many(self, interactions: list[Interaction], concurrency: int = 32) -> None: ...
     def has_event(self, user_id: str, event_id: str) -> bool: ...
     def for_user(self, user_id: str, limit: int = 100) -> list[Interaction]: ...
@@ -88,17 +87,13 @@ class CassandraInteractionLog:
             "SELECT user_id, event_time, event_id, action_type FROM item_events WHERE item_id = ?"
         )
 
-    def append(self, interaction: Interaction) -> None:
-        """Write both views of one event; a replay, or a retry carrying another time, rewrites the
-        same rows (they are keyed by event id)."""
-        self._session.execute(self._batch(interaction))
-
     def append_many(self, interactions: list[Interaction], concurrency: int = 32) -> None:
         """Bulk write: the rows grouped by the replicas that own them (token-aware, as the Spark
         Cassandra Connector can group its writes), up to UNLOGGED_BATCH_ROWS to an unlogged batch, many
         batches in flight. Each batch goes to a coordinator that owns every row of it, so nothing
         is forwarded; a statement per row cost the driver and the server about twice as much. A
-        failure raises, and since every write is idempotent the load can be run again."""
+        failure raises, and since every write is idempotent the load can be run again: a replay,
+        or a retry carrying another time, rewrites the same rows (they are keyed by event id)."""
         groups: dict[tuple[str, ...], list[tuple[BoundStatement, int]]] = {}
         one_node = len(self._session.cluster.metadata.all_hosts()) == 1
         for interaction in interactions:
@@ -149,13 +144,6 @@ class CassandraInteractionLog:
                 )
             ),
         )
-
-    def _batch(self, interaction: Interaction) -> BatchStatement:
-        # A logged batch: either both tables get the event or the batch log replays it.
-        batch = BatchStatement(batch_type=BatchType.LOGGED)
-        for row in self._rows(interaction):
-            batch.add(row)
-        return batch
 
     def has_event(self, user_id: str, event_id: str) -> bool:
         return self._session.execute(self._select_event, (user_id, event_id)).one() is not None
