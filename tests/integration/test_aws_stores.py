@@ -46,21 +46,17 @@ def _read_shard(kinesis, stream: str, shard: str, after: str | None = None) -> l
 
 def test_interaction_is_published_to_its_users_shard_and_read_back(settings):
     kinesis = aws_client("kinesis")
-    stream = KinesisInteractionStream(kinesis, settings.interaction_stream_name)
+    name = settings.interaction_stream_name
+    stream = KinesisInteractionStream(kinesis, name)
     interaction = Interaction(uuid.uuid4().hex, "user_1", "movie_1", "click", datetime.now(UTC))
+    shard = _shards(kinesis, name)[stream.shard_of("user_1")]
+    before = (_read_shard(kinesis, name, shard) or [{"SequenceNumber": None}])[-1]["SequenceNumber"]
 
-    sequence = stream.publish(interaction)
+    assert stream.publish_many([interaction]) == [True]
 
-    shard = _shards(kinesis, settings.interaction_stream_name)[stream.shard_of("user_1")]
-    iterator = kinesis.get_shard_iterator(
-        StreamName=settings.interaction_stream_name,
-        ShardId=shard,
-        ShardIteratorType="AT_SEQUENCE_NUMBER",
-        StartingSequenceNumber=sequence,
-    )["ShardIterator"]
-    record = kinesis.get_records(ShardIterator=iterator, Limit=1)["Records"][0]
+    [record] = _read_shard(kinesis, name, shard, before)
     assert record["PartitionKey"] == "user_1"
-    assert Interaction.from_record(json.loads(record["Data"])) == interaction
+    assert Interaction.from_record(json.loads(record["Data"])) == interaction  # one event: its own form
 
 
 def test_a_batch_travels_aggregated_one_shard_per_user_in_order(settings):

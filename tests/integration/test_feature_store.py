@@ -58,21 +58,19 @@ def test_an_event_is_applied_once_however_often_it_is_delivered(settings):
 
 
 def test_a_duplicate_is_only_answered_as_one_after_the_original_was_published(settings):
-    from recsys.errors import InProgressError
     from recsys.logic.interactions import EventClaims
 
     claims = EventClaims(redis_client(settings))
     event_id = uuid.uuid4().hex
-    assert claims.claim(event_id) is True
-    with pytest.raises(InProgressError):  # the original is still being published
-        claims.claim(event_id)
-    claims.release(event_id)  # its publish failed: the retry is a new attempt, not a duplicate
-    assert claims.claim(event_id) is True
-    claims.done(event_id)
-    assert claims.claim(event_id) is False
+    assert claims.claim_many([event_id]) == ["new"]
+    assert claims.claim_many([event_id]) == ["pending"]  # the original is still being published
+    claims.settle_many([], [event_id])  # its publish failed: the retry is a new attempt, not a duplicate
+    assert claims.claim_many([event_id]) == ["new"]
+    claims.settle_many([event_id], [])
+    assert claims.claim_many([event_id]) == ["seen"]
     assert 86000 < redis_client(settings).ttl(f"interaction_event:{event_id}") <= 86400
     pending = uuid.uuid4().hex
-    claims.claim(pending)
+    claims.claim_many([pending])
     assert (
         0 < redis_client(settings).ttl(f"interaction_event:{pending}") <= 30
     )  # a dead request's claim expires

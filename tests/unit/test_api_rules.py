@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI, Response
 
 from recsys.api.guards import deprecated
 from recsys.domain import Interaction
+from recsys.errors import InProgressError, NotPublishedError
 from recsys.logic.experiments import choose_variant
 from recsys.logic.interactions import accept
 
@@ -44,25 +45,25 @@ class Claims:
     def __init__(self, answer):
         self.answer, self.released, self.settled = answer, [], []
 
-    def claim(self, event_id):
-        return self.answer
+    def claim_many(self, event_ids):
+        return [self.answer] * len(event_ids)
 
-    def release(self, event_id):
-        self.released.append(event_id)
-
-    def done(self, event_id):
-        self.settled.append(event_id)
+    def settle_many(self, done, released):
+        self.settled += done
+        self.released += released
 
 
 class Stream:
     def __init__(self, fail=False):
         self.fail, self.published = fail, []
 
-    def publish(self, interaction):
+    def publish_many(self, interactions):
+        if self.fail == "refused":  # throttled, even when tried again
+            return [False] * len(interactions)
         if self.fail:
             raise ConnectionError("stream down")
-        self.published.append(interaction.event_id)
-        return "1"
+        self.published += [i.event_id for i in interactions]
+        return [True] * len(interactions)
 
 
 EVENT = Interaction("e1", "u1", "i1", "click", datetime(2024, 1, 1, tzinfo=UTC))
@@ -70,7 +71,7 @@ EVENT = Interaction("e1", "u1", "i1", "click", datetime(2024, 1, 1, tzinfo=UTC))
 
 def test_a_duplicate_event_is_not_published_again():
     stream = Stream()
-    assert accept(EVENT, stream, Claims(False)) is False and stream.published == []
+    assert accept(EVENT, stream, Claims("seen")) is False and stream.published == []
 
 
 def test_without_dedup_the_event_is_still_published():
@@ -79,12 +80,26 @@ def test_without_dedup_the_event_is_still_published():
 
 
 def test_a_published_event_settles_its_claim():
-    claims = Claims(True)
+    claims = Claims("new")
     assert accept(EVENT, Stream(), claims) is True and claims.settled == ["e1"] and claims.released == []
 
 
 def test_a_failed_publish_releases_the_claim_so_the_retry_is_not_lost():
-    claims = Claims(True)
+    claims = Claims("new")
     with pytest.raises(ConnectionError):
         accept(EVENT, Stream(fail=True), claims)
     assert claims.released == ["e1"]
+
+
+def test_an_event_still_being_accepted_by_another_request_is_neither_published_nor_a_duplicate():
+    stream = Stream()
+    with pytest.raises(InProgressError):
+        accept(EVENT, stream, Claims("pending"))
+    assert stream.published == []
+
+
+def test_an_event_the_stream_refused_releases_its_claim_and_is_reported_unpublished():
+    claims = Claims("new")
+    with pytest.raises(NotPublishedError):
+        accept(EVENT, Stream(fail="refused"), claims)
+    assert claims.released == ["e1"] and claims.settled == []

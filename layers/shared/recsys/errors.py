@@ -22,3 +22,7 @@ class IdempotencyMismatchError(DomainError):
 
 class InProgressError(DomainError):
     """Another request doing the same work (the same event id) has not finished: retry shortly."""
+
+
+class NotPublishedError(DomainError):
+    """The interaction stream did not take the event now (its claim is released): send it again."""

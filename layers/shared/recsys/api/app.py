@@ -28,6 +28,7 @@ from recsys.errors import (
     IdempotencyMismatchError,
     InProgressError,
     NotFoundError,
+    NotPublishedError,
     VersionConflictError,
 )
 from recsys.observability import logger, metrics
@@ -199,6 +200,7 @@ _DOMAIN_ERRORS: dict[type[DomainError], type[errors.ApiError]] = {
     VersionConflictError: errors.VersionConflict,
     IdempotencyMismatchError: errors.IdempotencyKeyReused,
     InProgressError: errors.ServiceUnavailable,
+    NotPublishedError: errors.ServiceUnavailable,
 }
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from recsys.domain import Interaction, Item
-from recsys.errors import InProgressError
+from recsys.errors import InProgressError, NotPublishedError
 from recsys.observability import logger
 from recsys.stores.failures import is_store_failure
 from recsys.stores.feature_store import LiveEvent
@@ -65,28 +65,10 @@ class EventClaims:
     def _key(event_id: str) -> str:
         return f"interaction_event:{event_id}"
 
-    def claim(self, event_id: str) -> bool | None:
-        """True if new; False if accepted before; None if Redis cannot tell (the event is accepted
-        anyway: the consumers apply each event id once). Raises InProgressError while
-        another request with this id is still being accepted."""
-        try:
-            if self._redis.set(self._key(event_id), "pending", nx=True, ex=PENDING_SECONDS):
-                return True
-            state = self._redis.get(self._key(event_id))
-        except Exception as exc:
-            if not is_store_failure(exc):
-                raise
-            logger.warning(
-                "event-id dedup unavailable; the consumers deduplicate", extra={"event_id": event_id}
-            )
-            return None
-        if state == b"pending":
-            raise InProgressError("A request with this event id is still being accepted; retry shortly")
-        return False
-
     def claim_many(self, event_ids: list[str]) -> list[str | None]:
-        """claim() for many ids in one script call: "new", "seen" or "pending" for each, or None
-        for all when Redis cannot tell."""
+        """Claim the ids in one script call: "new", "seen" (accepted before) or "pending"
+        (another request is accepting it) for each, or None for all when Redis cannot tell (the
+        events are accepted anyway: the consumers apply each event id once)."""
         try:
             states = self._claim_script(keys=[self._key(e) for e in event_ids], args=[PENDING_SECONDS])
         except Exception as exc:
@@ -100,51 +82,36 @@ class EventClaims:
 
     def settle_many(self, done: list[str], released: list[str]) -> None:
         """Mark published claims done (kept DEDUP_SECONDS) and drop the others, in one call."""
-        if done or released:
-            self._settle(
-                f"{len(done) + len(released)} events",
-                lambda _: self._settle_script(
-                    keys=[self._key(e) for e in done + released], args=[len(done), DEDUP_SECONDS]
-                ),
-            )
-
-    def done(self, event_id: str) -> None:
-        self._settle(event_id, lambda key: self._redis.set(key, "done", ex=DEDUP_SECONDS))
-
-    def release(self, event_id: str) -> None:
-        self._settle(event_id, lambda key: self._redis.delete(key))
-
-    def _settle(self, event_id: str, change: Callable[[str], object]) -> None:
+        if not done and not released:
+            return
         try:
-            change(self._key(event_id))
-        except Exception as exc:  # the pending claim expires by itself
+            self._settle_script(keys=[self._key(e) for e in done + released], args=[len(done), DEDUP_SECONDS])
+        except Exception as exc:  # a pending claim expires by itself
             if not is_store_failure(exc):
                 raise
-            logger.warning("could not settle the event id's claim", extra={"event_id": event_id})
+            logger.warning(
+                "could not settle the event ids' claims", extra={"events": len(done) + len(released)}
+            )
 
 
 def accept(interaction: Interaction, stream: InteractionStream, claims: EventClaims) -> bool:
-    """Publish the interaction once per event id. Returns False for a duplicate.
-
-    A failed publish releases the claim and raises, so the client's retry is not mistaken
-    for a duplicate and nothing accepted is lost.
-    """
-    if claims.claim(interaction.event_id) is False:
-        return False
-    try:
-        stream.publish(interaction)
-    except Exception:
-        claims.release(interaction.event_id)
-        raise
-    claims.done(interaction.event_id)
-    return True
+    """accept_many for one event: True if it is accepted, False for a duplicate. Raises
+    InProgressError while another request with its id is still being accepted, and
+    NotPublishedError (or the stream's own error) when the stream did not take it: its claim is
+    then released, so the client's retry is not mistaken for a duplicate and nothing is lost."""
+    outcome = accept_many([interaction], stream, claims)[0]
+    if outcome == "pending":
+        raise InProgressError("A request with this event id is still being accepted; retry shortly")
+    if outcome == "failed":
+        raise NotPublishedError("The event could not be published now; send it again with the same event id")
+    return outcome == "accepted"
 
 
 def accept_many(interactions: list[Interaction], stream: InteractionStream, claims: EventClaims) -> list[str]:
-    """accept() for a batch: one claim script call, the events aggregated by shard onto the stream
-    (stream.publish_many), one settle script call. Returns
-    each event's outcome: "accepted", "duplicate" (also a repeat within the batch), "pending"
-    (another request with its id is in flight) or "failed" (not published: send it again)."""
+    """Publish each event once per event id: one claim script call, the events aggregated by shard
+    onto the stream (stream.publish_many), one settle script call. Returns each event's outcome:
+    "accepted", "duplicate" (also a repeat within the batch), "pending" (another request with its
+    id is in flight) or "failed" (not published: send it again)."""
     states = claims.claim_many([i.event_id for i in interactions])
     outcomes: list[str] = []
     publish: list[int] = []

@@ -1,12 +1,13 @@
 """The interaction stream (Kinesis): accepted interactions on their way to the consumers.
 
-A single event travels as one record, its JSON form (`Interaction.to_record`). A batch travels
-aggregated, as the Kinesis Producer Library does it: the events that map to one shard share a
-record, `{"events": [...]}`, up to MAX_AGGREGATE_EVENTS events and MAX_AGGREGATE_BYTES. A shard
-takes 1,000 records a second in AWS, and every record costs the stream, the poller and the
-consumer the same however small it is: one event per record capped ingest at a few thousand
-events a second. An aggregate goes to its first event's shard (its partition key is that user),
-which is the shard of every event in it, so a user's events stay in one shard, in order.
+Events travel aggregated, as the Kinesis Producer Library does it: the events that map to one
+shard share a record, `{"events": [...]}`, up to MAX_AGGREGATE_EVENTS events and
+MAX_AGGREGATE_BYTES; a record that carries one event is that event's JSON form
+(`Interaction.to_record`). A shard takes 1,000 records a second in AWS, and every record costs
+the stream, the poller and the consumer the same however small it is: one event per record
+capped ingest at a few thousand events a second. An aggregate goes to its first event's shard
+(its partition key is that user), which is the shard of every event in it, so a user's events
+stay in one shard, in order.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ def _hash_key(partition_key: str) -> int:
 
 
 class InteractionStream(Protocol):
-    def publish(self, interaction: Interaction) -> str: ...
     def publish_many(self, interactions: list[Interaction]) -> list[bool]: ...
     def read_range(self, shard_id: str, first: str, last: str) -> list[bytes]: ...
     def republish(self, records: list[bytes]) -> int: ...
@@ -57,15 +57,6 @@ class KinesisInteractionStream:
         self._stream_name = stream_name
         self._shards: list[tuple[int, int]] = []  # open shards' hash key ranges
         self._shards_read = 0.0
-
-    def publish(self, interaction: Interaction) -> str:
-        """Put one interaction keyed by user (a user's events stay in order); returns its sequence number."""
-        response = self._kinesis.put_record(
-            StreamName=self._stream_name,
-            Data=_encode(interaction.to_record()),
-            PartitionKey=interaction.user_id,
-        )
-        return str(response["SequenceNumber"])
 
     def publish_many(self, interactions: list[Interaction]) -> list[bool]:
         """Aggregate the interactions by shard and put them with PutRecords; records the stream
