@@ -29,36 +29,33 @@ def _create_bucket(clients: Any, ctx: StackContext, logical_id: str, props: dict
     if queues:  # the emulator then sends S3's event messages to the queue, as S3 does
         s3.put_bucket_notification_configuration(
             Bucket=name,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {
-                        "QueueArn": queue["Queue"],
-                        "Events": [queue["Event"]],
-                        **(
-                            {
-                                "Filter": {
-                                    "Key": {
-                                        "FilterRules": [
-                                            {"Name": rule["Name"], "Value": rule["Value"]}
-                                            for rule in queue["Filter"]["S3Key"]["Rules"]
-                                        ]
-                                    }
-                                }
-                            }
-                            if queue.get("Filter")
-                            else {}
-                        ),
-                    }
-                    for queue in queues
-                ]
-            },
+            NotificationConfiguration={"QueueConfigurations": [_queue_notification(q) for q in queues]},
         )
     return {"Ref": name, "Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
 
 
+def _queue_notification(queue: dict[str, Any]) -> dict[str, Any]:
+    """A template's QueueConfiguration as S3's API takes it."""
+    notification: dict[str, Any] = {"QueueArn": queue["Queue"], "Events": [queue["Event"]]}
+    rules = ((queue.get("Filter") or {}).get("S3Key") or {}).get("Rules") or []
+    if rules:
+        notification["Filter"] = {
+            "Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}
+        }
+    return notification
+
+
+def _stream_name(ctx: StackContext, logical_id: str, props: dict[str, Any]) -> str:
+    return str(props.get("Name") or f"{ctx.stack_name}-{logical_id}")
+
+
+def _queue_name(ctx: StackContext, logical_id: str, props: dict[str, Any]) -> str:
+    return str(props.get("QueueName") or f"{ctx.stack_name}-{logical_id}")
+
+
 def _create_stream(clients: Any, ctx: StackContext, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
     kinesis = clients("kinesis")
-    name = props.get("Name") or f"{ctx.stack_name}-{logical_id}"
+    name = _stream_name(ctx, logical_id, props)
     with contextlib.suppress(kinesis.exceptions.ResourceInUseException):
         kinesis.create_stream(StreamName=name, ShardCount=int(props.get("ShardCount", 1)))
     kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
@@ -76,7 +73,7 @@ _QUEUE_ATTRIBUTES = (
 
 def _create_queue(clients: Any, ctx: StackContext, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
     sqs = clients("sqs")
-    name = props.get("QueueName") or f"{ctx.stack_name}-{logical_id}"
+    name = _queue_name(ctx, logical_id, props)
     attributes = {key: str(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
     if "RedrivePolicy" in props:
         attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
@@ -144,16 +141,18 @@ def delete_streams_and_queues(ctx: StackContext, clients: Any) -> None:
     records an earlier run left on its stream."""
     kinesis, sqs = clients("kinesis"), clients("sqs")
     for logical_id, resource in ctx.template["Resources"].items():
-        props = resource.get("Properties") or {}
+        props = ctx.resolve(
+            {k: v for k, v in (resource.get("Properties") or {}).items() if k in ("Name", "QueueName")}
+        )
         if resource.get("Type") == "AWS::Kinesis::Stream":
-            name = ctx.resolve(props.get("Name")) or f"{ctx.stack_name}-{logical_id}"
+            name = _stream_name(ctx, logical_id, props)
             with contextlib.suppress(kinesis.exceptions.ResourceNotFoundException):
                 kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
                 kinesis.get_waiter("stream_not_exists").wait(
                     StreamName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
                 )
         elif resource.get("Type") == "AWS::SQS::Queue":
-            name = ctx.resolve(props.get("QueueName")) or f"{ctx.stack_name}-{logical_id}"
+            name = _queue_name(ctx, logical_id, props)
             with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):
                 _drain(sqs, sqs.get_queue_url(QueueName=name)["QueueUrl"])
 

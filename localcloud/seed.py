@@ -61,16 +61,6 @@ def action_for(rating: float) -> str:
     return "dislike" if rating <= 2 else "watch"
 
 
-def load(
-    folder: Path,
-    catalog: PostgresCatalog,
-    history: HistoryImport,
-) -> int:
-    """Load MovieLens into a stack; returns the number of interactions stored."""
-    items, interactions = read_movielens(folder)
-    return ingest(items, interactions, catalog, history)
-
-
 def read_movielens(folder: Path) -> tuple[list[Item], list[Interaction]]:
     """The catalog, and the ratings as interactions in the data file's order."""
     items: dict[str, Item] = {}

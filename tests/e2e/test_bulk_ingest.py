@@ -208,7 +208,7 @@ def test_the_seed_loader_imports_movielens_files_into_every_store(cloud, runtime
     context = cloud.deploy(TEST_STACK)
     with cloud.history_import(TEST_STACK, context) as history:
         catalog = PostgresCatalog(postgres_connection(settings))
-        assert seed.load(folder, catalog, history) == 3
+        assert seed.ingest(*seed.read_movielens(folder), catalog, history) == 3
 
     movie = catalog.get_item("movie_9001")
     assert (movie.title, movie.category, movie.tags) == ("Seed Movie A", "Comedy", ("Comedy", "Drama"))
