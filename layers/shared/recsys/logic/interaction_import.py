@@ -145,7 +145,7 @@ def run_import(
         return None
     sentinels = {str(s["shard"]): s for s in imp.sentinels}
     lines, offset = imp.lines_read, imp.byte_offset
-    chunk: list[tuple[int, Interaction]] = []
+    chunk: list[Interaction] = []
     rejected: list[dict[str, Any]] = []
     read = 0
 
@@ -165,7 +165,7 @@ def run_import(
                 row = parse_row(line, imp.file_format)
                 if row is None:  # the header
                     continue
-                chunk.append((lines, validate(row)))
+                chunk.append(validate(row))
             except RowError as exc:
                 rejected.append(
                     {"line": lines, "code": exc.code, "message": exc.message, "details": exc.details}
@@ -185,7 +185,7 @@ def run_import(
 
 
 def _publish(
-    chunk: list[tuple[int, Interaction]],
+    chunk: list[Interaction],
     rejected: list[dict[str, Any]],
     read: int,
     stream: InteractionStream,
@@ -194,7 +194,7 @@ def _publish(
 ) -> ImportProgress:
     """Accept a chunk's valid rows; rows the stream could not take now are tried again."""
     accepted = duplicates = 0
-    pending = [interaction for _, interaction in chunk]
+    pending = chunk
     for attempt in range(PUBLISH_ATTEMPTS):
         outcomes = accept_many(pending, stream, claims)
         retry = []
