@@ -14,7 +14,7 @@ from recsys.config import get_settings
 from recsys.connections import aws_client, redis_client
 from recsys.logic.interaction_import import import_id_of, run_import
 from recsys.logic.interactions import EventClaims
-from recsys.observability import logger
+from recsys.observability import logger, long_lived_after_first_call
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -56,6 +56,7 @@ def handler_for(context: Any) -> Any:
     return record_handler
 
 
+@long_lived_after_first_call
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return process_partial_response(

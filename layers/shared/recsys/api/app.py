@@ -31,7 +31,7 @@ from recsys.errors import (
     NotPublishedError,
     VersionConflictError,
 )
-from recsys.observability import logger, metrics
+from recsys.observability import logger, long_lived_after_first_call, metrics
 from recsys.stores.api_keys import TIER_LIMITS, ApiKey, hash_key
 from recsys.stores.failures import is_invalid_value, is_store_failure
 
@@ -238,6 +238,7 @@ def lambda_handler(*routers: APIRouter) -> Callable[[dict[str, Any], Any], dict[
 
     asgi = Mangum(create_app(*routers), lifespan="off")
 
+    @long_lived_after_first_call
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return dict(asgi(event, context))
