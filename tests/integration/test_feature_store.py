@@ -74,3 +74,16 @@ def test_a_duplicate_is_only_answered_as_one_after_the_original_was_published(se
     assert (
         0 < redis_client(settings).ttl(f"interaction_event:{pending}") <= 30
     )  # a dead request's claim expires
+
+
+def test_claims_of_a_batch_come_back_in_order_and_settle_together(settings):
+    from recsys.logic.interactions import EventClaims
+
+    claims = EventClaims(redis_client(settings))
+    seen, pending, released, *fresh = [uuid.uuid4().hex for _ in range(503)]
+    claims.claim_many([seen, pending, released])
+    claims.settle_many([seen], [released])
+    assert claims.claim_many([*fresh, seen, pending, released]) == ["new"] * 500 + ["seen", "pending", "new"]
+    claims.settle_many(fresh, [])
+    assert claims.claim_many(fresh) == ["seen"] * 500
+    assert claims.claim_many([]) == []
