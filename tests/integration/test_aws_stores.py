@@ -78,14 +78,17 @@ def test_a_batch_travels_aggregated_one_shard_per_user_in_order(settings):
     assert stream.publish_many(batch) == [True] * 1200
 
     seen: dict[str, list[str]] = {}
-    records = 0
+    records = carried = 0
     for index, shard in enumerate(shards):
         for record in _read_shard(kinesis, name, shard, before[shard]):
             records += 1
+            carried += len(record["Data"])
             for event in events_in(record["Data"]):
                 assert stream.shard_of(event["user_id"]) == index  # every event on its user's shard
                 seen.setdefault(event["user_id"], []).append(event["event_id"])
     assert records <= 2 * len(shards) + 2  # 1,200 events in a handful of records, not 1,200
+    as_json = sum(len(json.dumps(i.to_record())) for i in batch)
+    assert carried < as_json / 5  # compressed: what the stream, each poll and each invocation carry
     expected: dict[str, list[str]] = {}
     for interaction in batch:
         expected.setdefault(interaction.user_id, []).append(interaction.event_id)
