@@ -87,3 +87,60 @@ def test_claims_of_a_batch_come_back_in_order_and_settle_together(settings):
     claims.settle_many(fresh, [])
     assert claims.claim_many(fresh) == ["seen"] * 500
     assert claims.claim_many([]) == []
+
+
+def test_a_batch_of_many_users_has_the_effects_of_its_events_applied_one_by_one(settings):
+    """The script sums a call's events per user and item before it writes: the result must be
+    what applying each event alone, in order, gives (counts, latest time, history in order and
+    trimmed, popularity), and a redelivery of part of the batch must change nothing."""
+    from recsys.stores.feature_store import APPLY_CHUNK, RECENT_KEPT, LiveEvent
+
+    store, client = RedisFeatureStore(redis_client(settings)), redis_client(settings)
+    actions = [("watch", 3.0), ("click", 1.0), ("impression", 0.1), ("dislike", -3.0), ("like", 2.0)]
+    count = 3 * APPLY_CHUNK + 7  # several calls, users interleaved, one user past RECENT_KEPT
+
+    def events(tag: str) -> list[LiveEvent]:
+        made = []
+        for n in range(count):
+            action, weight = actions[n % len(actions)]
+            user = f"{tag}:u{n % 4}" if n % 5 else f"{tag}:heavy"
+            category = "Drama" if n % 2 else None
+            made.append(
+                LiveEvent(
+                    f"{tag}-{n}",
+                    user,
+                    f"{tag}:m{n % 9}",
+                    action,
+                    weight,
+                    1_700_000_000 + n % 50,
+                    category,
+                    f"s{n % 3}",
+                )
+            )
+        return made
+
+    def state(tag: str) -> dict:
+        """The effects, with the tag taken out of the user and item ids."""
+        items = [f"{tag}:m{n}" for n in range(9)]
+        found = {}
+        for user in [f"{tag}:u{n}" for n in range(4)] + [f"{tag}:heavy"]:
+            history = store.history(user)
+            found[user.split(":")[1]] = (
+                store.get_user_features(user),
+                {item.split(":")[1]: round(weight, 6) for item, weight in history.weights.items()},
+                [(r.item_id.split(":")[1], r.action, r.session_id) for r in history.recent],
+            )
+        found["popular"] = [round(client.zscore("popularity:all", i) or 0, 6) for i in items]
+        found["drama"] = [round(client.zscore("popularity:category:drama", i) or 0, 6) for i in items]
+        return found
+
+    one, many = f"one{uuid.uuid4().hex[:6]}", f"many{uuid.uuid4().hex[:6]}"
+    assert sum(store.apply_events([event]) for event in events(one)) == count
+    batch = events(many)
+    assert store.apply_events(batch) == count
+    assert store.apply_events(batch[::3]) == 0  # a redelivery
+    expected = state(one)
+    heavy = [e for e in events("t") if e.user_id == "t:heavy" and e.action != "impression"]
+    newest_first = [(e.item_id.split(":")[1], e.action, e.session_id) for e in reversed(heavy)]
+    assert expected["heavy"][2] == newest_first[:RECENT_KEPT]
+    assert state(many) == expected
