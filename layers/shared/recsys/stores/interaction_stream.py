@@ -40,8 +40,11 @@ def events_in(data: bytes) -> list[dict[str, Any]]:
     return [record]
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps would build an encoder per call
+
+
 def _encode(record: dict[str, Any]) -> bytes:
-    return json.dumps(record, separators=(",", ":")).encode()
+    return _COMPACT.encode(record).encode()
 
 
 def _hash_key(partition_key: str) -> int:
@@ -91,8 +94,13 @@ class KinesisInteractionStream:
     def _aggregate(self, interactions: list[Interaction]) -> Iterator[tuple[bytes, str, list[int]]]:
         """(data, partition key, indexes of the interactions it carries) per aggregated record."""
         by_shard: dict[int, list[int]] = {}
+        shard_of_user: dict[str, int] = {}
         for n, interaction in enumerate(interactions):
-            by_shard.setdefault(self.shard_of(interaction.user_id), []).append(n)
+            user = interaction.user_id
+            shard = shard_of_user.get(user)
+            if shard is None:
+                shard = shard_of_user[user] = self.shard_of(user)
+            by_shard.setdefault(shard, []).append(n)
         for members in by_shard.values():
             events: list[bytes] = []
             carried: list[int] = []
