@@ -75,3 +75,50 @@ def test_an_event_twice_in_one_batch_is_counted_once(settings):
     assert catalog.count_interactions([event]) == 0
     assert catalog.get_item(item).interaction_count == 1
     assert catalog.get_user(user).total_interactions == 1
+
+
+def test_two_shards_counting_the_same_items_at_once_get_every_count_right(settings):
+    """The realtime consumers of two shards count overlapping items in concurrent transactions,
+    each in bulk: neither may deadlock the other, and every count adds up."""
+    import threading
+
+    tag = uuid.uuid4().hex[:6]
+    items = [f"movie_{tag}_{n}" for n in range(30)]
+    setup = PostgresCatalog(postgres_connection(settings))
+    setup.upsert_items([Item(item_id=i, title=i) for i in items])
+
+    def count(shard: int, errors: list) -> None:
+        try:
+            own = PostgresCatalog(
+                psycopg.connect(
+                    host=settings.postgres_host,
+                    port=settings.postgres_port,
+                    dbname=settings.postgres_db,
+                    user=settings.postgres_user,
+                    password=settings.postgres_password or None,
+                    autocommit=True,
+                )
+            )
+            for round_ in range(20):
+                # the same items in different orders, each shard with its own users
+                order = items if (round_ + shard) % 2 else items[::-1]
+                events = [
+                    (f"{tag}-{shard}-{round_}-{n}", f"u_{tag}_{shard}_{n % 3}", i)
+                    for n, i in enumerate(order)
+                ]
+                own.count_interactions([*events, (f"{tag}-{shard}-{round_}-x", f"u_{tag}_{shard}_0", None)])
+        except Exception as exc:  # a deadlock would surface here
+            errors.append(exc)
+
+    errors: list = []
+    threads = [threading.Thread(target=count, args=(shard, errors)) for shard in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert {setup.get_item(i).interaction_count for i in items} == {40}
+    totals = [
+        setup.get_user(f"u_{tag}_{shard}_{n}").total_interactions for shard in range(2) for n in range(3)
+    ]
+    assert totals == [20 * 11, 20 * 10, 20 * 10] * 2  # user 0 also has the event of an unknown item

@@ -50,9 +50,10 @@ _UPSERT_ITEM = (
 )
 
 
-_COUNT_USER = (
+_COUNT_USERS = (
     "INSERT INTO users (user_id, total_interactions, is_new_user, last_active_at)"
-    " VALUES (%s, %s, FALSE, NOW()) ON CONFLICT (user_id) DO UPDATE"
+    " SELECT user_id, n, FALSE, NOW() FROM unnest(%s::text[], %s::int[]) AS counted(user_id, n)"
+    " ON CONFLICT (user_id) DO UPDATE"
     " SET total_interactions = users.total_interactions + EXCLUDED.total_interactions,"
     " is_new_user = FALSE, last_active_at = NOW()"
 )
@@ -136,13 +137,21 @@ class PostgresCatalog:
             items = Counter(item_id for _, item_id in new if item_id is not None)
             users = Counter(user_id for user_id, _ in new)
             if items:
-                cur.executemany(
-                    "UPDATE items SET interaction_count = interaction_count + %s, is_new_item = FALSE"
-                    " WHERE item_id = %s",
-                    [(n, item_id) for item_id, n in sorted(items.items())],
+                ids, counts = zip(*sorted(items.items()), strict=True)
+                # Two shards' consumers count the same items at once: lock the rows in one order
+                # first, so that their transactions never wait on each other in a cycle.
+                cur.execute(
+                    "SELECT 1 FROM items WHERE item_id = ANY(%s) ORDER BY item_id FOR UPDATE", (list(ids),)
                 )
-            if users:
-                cur.executemany(_COUNT_USER, sorted(users.items()))
+                cur.execute(
+                    "UPDATE items SET interaction_count = interaction_count + counted.n, is_new_item = FALSE"
+                    " FROM unnest(%s::text[], %s::int[]) AS counted(item_id, n)"
+                    " WHERE items.item_id = counted.item_id",
+                    (list(ids), list(counts)),
+                )
+            if users:  # a user's events are all on one shard: no other consumer counts them
+                ids, counts = zip(*sorted(users.items()), strict=True)
+                cur.execute(_COUNT_USERS, (list(ids), list(counts)))
         return len(new)
 
     def counted(self, event_ids: list[str]) -> int:
