@@ -5,6 +5,11 @@ Authentication and rate limiting are shared middleware here rather than a Lambda
 the rate-limit headers must be on every response (errors included), which an authorizer cannot
 add, and one Redis round trip in-process is cheaper in the rendering path than a second Lambda
 invocation; the middleware ships once, in this layer, so no function can skip it.
+
+Routes and their dependencies are `async def` although the stores they call block: an execution
+environment serves one invocation at a time, so a blocking call holds up nothing else, whereas
+FastAPI runs a plain `def` in a worker thread, and Mangum's new event loop per invocation made
+that a new thread per request (GET /v1/items/{id}: 1.1 ms of CPU in the handler, 0.55 without).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from datetime import time as dtime
 from email.utils import format_datetime
@@ -27,10 +27,10 @@ IDEMPOTENCY_TTL = 86400
 _IN_PROGRESS_WAIT = 10.0
 
 
-def requires(scope: str) -> Callable[[Request], ApiKey]:
+def requires(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
     """A dependency: the caller's key must carry `scope` (admin implies every scope)."""
 
-    def check(request: Request) -> ApiKey:
+    async def check(request: Request) -> ApiKey:
         key: ApiKey = request.state.api_key
         if scope not in key.scopes and "admin" not in key.scopes:
             raise errors.Forbidden(f"This API key lacks the '{scope}' scope", {"required_scope": scope})
@@ -40,7 +40,7 @@ def requires(scope: str) -> Callable[[Request], ApiKey]:
     return check
 
 
-def idempotency_key(
+async def idempotency_key(
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", pattern=HEADER_ID_PATTERN),
     x_idempotency_key: str | None = Header(
         default=None, alias="X-Idempotency-Key", pattern=HEADER_ID_PATTERN

@@ -39,7 +39,7 @@ def _store() -> PostgresExperimentStore:
     summary="Define an experiment's variants and weights",
     dependencies=[Depends(requires("admin"))],
 )
-def put_experiment(
+async def put_experiment(
     request: Request, experiment_id: ExperimentId, body: ExperimentRequest
 ) -> ExperimentResponse:
     names = [v.name for v in body.variants]
@@ -68,7 +68,7 @@ def put_experiment(
     summary="The variant a user sees",
     dependencies=[Depends(requires("read"))],
 )
-def assign_variant(
+async def assign_variant(
     request: Request, experiment_id: ExperimentId, body: AssignmentRequest
 ) -> AssignmentResponse:
     found = _store().get(experiment_id)

@@ -50,7 +50,7 @@ def _response(
     summary="Record feedback on a recommendation",
     dependencies=[Depends(requires("write"))],
 )
-def create_feedback(
+async def create_feedback(
     request: Request, body: FeedbackRequest, key: Annotated[str | None, Depends(idempotency_key)] = None
 ) -> Response:
     def run() -> tuple[int, FeedbackResponse]:
@@ -75,7 +75,7 @@ def create_feedback(
     summary="Change feedback",
     dependencies=[Depends(requires("write"))],
 )
-def update_feedback(
+async def update_feedback(
     request: Request,
     feedback_id: UUID,
     body: FeedbackUpdate,
@@ -95,7 +95,7 @@ def update_feedback(
     summary="Withdraw feedback (repeating it is harmless)",
     dependencies=[Depends(requires("write"))],
 )
-def delete_feedback(feedback_id: UUID) -> Response:
+async def delete_feedback(feedback_id: UUID) -> Response:
     if not deps.feedback_store().delete(feedback_id):
         raise errors.NotFound("no such feedback", {"feedback_id": str(feedback_id)})
     return Response(status_code=204)

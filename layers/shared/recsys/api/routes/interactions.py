@@ -63,7 +63,7 @@ def _claims() -> interactions.EventClaims:
     summary="Record a user interaction (idempotent by X-Event-ID)",
     dependencies=[Depends(requires("write"))],
 )
-def record_interaction(
+async def record_interaction(
     request: Request,
     body: InteractionRequest,
     x_event_id: Annotated[str | None, Header(alias="X-Event-ID", pattern=HEADER_ID_PATTERN)] = None,
@@ -99,7 +99,7 @@ _IN_FLIGHT = {
     summary=f"Record up to {MAX_BATCH_EVENTS} interactions at once (each idempotent by its event_id)",
     dependencies=[Depends(requires("write"))],
 )
-def record_interactions(request: Request, body: InteractionBatchRequest) -> InteractionBatchAccepted:
+async def record_interactions(request: Request, body: InteractionBatchRequest) -> InteractionBatchAccepted:
     """Each event is validated, deduplicated and published on its own terms: one bad event is
     refused alone, with the error envelope's code, message and details; the request counts once
     against the rate limit."""
@@ -158,7 +158,9 @@ def interaction_from_row(row: dict[str, Any]) -> Interaction:
     summary="Import interaction history from a file: returns where to upload it",
     dependencies=[Depends(requires("write"))],
 )
-def post_interaction_import(request: Request, body: InteractionImportRequest) -> InteractionImportCreated:
+async def post_interaction_import(
+    request: Request, body: InteractionImportRequest
+) -> InteractionImportCreated:
     import_id, url = interaction_import.start_import(
         deps.import_registry(), deps.import_files(), request.state.api_key.key_prefix, body.format
     )
@@ -177,7 +179,7 @@ def post_interaction_import(request: Request, body: InteractionImportRequest) ->
     summary="Progress of an interaction import",
     dependencies=[Depends(requires("write"))],
 )
-def get_interaction_import(
+async def get_interaction_import(
     request: Request, import_id: Annotated[str, Path(pattern=r"^iimp_[0-9a-f]{32}$")]
 ) -> InteractionImportStatus:
     registry = deps.import_registry()

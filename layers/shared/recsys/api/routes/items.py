@@ -50,7 +50,7 @@ ItemId = Annotated[str, Path(pattern=ID_PATTERN)]
     summary="Items similar to an item",
     dependencies=[Depends(requires("read"))],
 )
-def get_similar_items(
+async def get_similar_items(
     request: Request, item_id: ItemId, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> SimilarItemsResponse:
     answer = model.similar_items(stores(), item_id, limit)
@@ -112,7 +112,7 @@ def _to_item(item_id: str, body: ItemRequest) -> Item:
     summary="An item of the catalog",
     dependencies=[Depends(requires("read"))],
 )
-def get_item(request: Request, item_id: ItemId) -> ItemResponse:
+async def get_item(request: Request, item_id: ItemId) -> ItemResponse:
     item = deps.catalog().get_item(item_id)
     if item is None:
         raise errors.NotFound(f"item {item_id} does not exist", {"item_id": item_id})
@@ -126,7 +126,7 @@ def get_item(request: Request, item_id: ItemId) -> ItemResponse:
     summary="Create or replace an item (idempotent)",
     dependencies=[Depends(requires("admin"))],
 )
-def put_item(request: Request, item_id: ItemId, body: ItemRequest) -> ItemResponse:
+async def put_item(request: Request, item_id: ItemId, body: ItemRequest) -> ItemResponse:
     catalog = deps.catalog()
     catalog.upsert_item(_to_item(item_id, body))
     stored = catalog.get_item(item_id)
@@ -142,7 +142,7 @@ def put_item(request: Request, item_id: ItemId, body: ItemRequest) -> ItemRespon
     summary="Import many items asynchronously",
     dependencies=[Depends(requires("admin"))],
 )
-def post_catalog_import(request: Request, body: CatalogImportRequest) -> CatalogImportAccepted:
+async def post_catalog_import(request: Request, body: CatalogImportRequest) -> CatalogImportAccepted:
     items = [_to_item(entry.item_id, entry) for entry in body.items]
     import_id = f"imp_{uuid.uuid4().hex}"
     chunks = start_import(
@@ -164,7 +164,7 @@ def post_catalog_import(request: Request, body: CatalogImportRequest) -> Catalog
     summary="Progress of a catalog import",
     dependencies=[Depends(requires("admin"))],
 )
-def get_catalog_import(
+async def get_catalog_import(
     request: Request, import_id: Annotated[str, Path(pattern=r"^imp_[0-9a-f]{32}$")]
 ) -> CatalogImportStatus:
     status = import_status(redis_client(get_settings()), import_id)
@@ -187,7 +187,7 @@ def get_catalog_import(
     summary="Store a new version of an item's features (idempotent by key or version)",
     dependencies=[Depends(requires("admin"))],
 )
-def put_item_features(
+async def put_item_features(
     request: Request,
     item_id: ItemId,
     body: ItemFeaturesRequest,

@@ -45,7 +45,7 @@ def stores() -> model.Stores:
     summary="Personalised recommendations for a user",
     dependencies=[Depends(requires("read"))],
 )
-def get_recommendations(
+async def get_recommendations(
     request: Request,
     user_id: Annotated[str, Query(pattern=ID_PATTERN, description="User identifier")],
     context: Annotated[str, Query(max_length=50, pattern=r"^[a-z0-9_]+$")] = "homepage",
@@ -97,7 +97,7 @@ def get_recommendations(
     summary="Why an item is recommended to a user",
     dependencies=[Depends(requires("read"))],
 )
-def explain_recommendation(
+async def explain_recommendation(
     request: Request,
     item_id: Annotated[str, Path(pattern=ID_PATTERN)],
     user_id: Annotated[str, Query(pattern=ID_PATTERN)],

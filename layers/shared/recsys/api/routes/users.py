@@ -39,7 +39,7 @@ def _user_response(user: User, request_id: str) -> UserResponse:
     summary="A user's profile",
     dependencies=[Depends(requires("read"))],
 )
-def get_user(request: Request, user_id: UserId) -> UserResponse:
+async def get_user(request: Request, user_id: UserId) -> UserResponse:
     user = deps.catalog().get_user(user_id)
     if user is None:
         raise errors.NotFound(f"user {user_id} does not exist", {"user_id": user_id})
@@ -53,7 +53,7 @@ def get_user(request: Request, user_id: UserId) -> UserResponse:
     summary="Create or update a user's profile (idempotent)",
     dependencies=[Depends(requires("write"))],
 )
-def put_user(request: Request, user_id: UserId, body: UserRequest) -> UserResponse:
+async def put_user(request: Request, user_id: UserId, body: UserRequest) -> UserResponse:
     catalog = deps.catalog()
     existing = catalog.get_user(user_id)
     catalog.upsert_user(
@@ -78,7 +78,7 @@ def put_user(request: Request, user_id: UserId, body: UserRequest) -> UserRespon
     summary="Store a user's explicit preferences (idempotent by key or version)",
     dependencies=[Depends(requires("write"))],
 )
-def put_preferences(
+async def put_preferences(
     request: Request,
     user_id: UserId,
     body: PreferencesRequest,
