@@ -119,8 +119,9 @@ def test_the_factors_are_the_score_exactly():
     assert np.allclose(bundle.Q @ query_vector(bundle.P, terms), scored.parts[:3].sum(axis=0), atol=1e-5)
     k = bundle.position[ROMANCE[1]]
     for f, name in enumerate(FACTORS[:3]):
-        per_row = terms[name].contributions(bundle.P, bundle.Q, k)
-        assert len(per_row) and per_row.sum() == pytest.approx(float(scored.parts[f, k]), abs=1e-5)
+        per_row = terms[name].contributions(bundle.P, bundle.Q, np.asarray([k, 0]))
+        assert len(per_row) and per_row[:, 0].sum() == pytest.approx(float(scored.parts[f, k]), abs=1e-5)
+        assert per_row[:, 1].sum() == pytest.approx(float(scored.parts[f, 0]), abs=1e-5)
     assert set(terms["session"].positions.tolist()) == {bundle.position[ROMANCE[0]]}
     assert scored.parts[4, k] == pytest.approx(0.2) and scored.parts[4, bundle.position[SCIFI[1]]] == 0
     fresh = scored.parts[5, bundle.position[SCIFI[2]]]
@@ -170,3 +171,32 @@ def test_recall_counts_ties_with_the_kth_score_as_found():
     assert report.recall_at_50 == 1.0
     worse = faiss_index.recall(index, Q, np.asarray([[-1, 0, 0, 0]], dtype=np.float32), k=5)
     assert worse == 1.0  # any five of the tied zeros are a correct top 5
+
+
+def test_the_items_named_for_each_candidate_are_those_with_the_largest_exact_shares():
+    from recsys.logic.explanations import contributing_items
+
+    _, bundle = trained()
+    blend = Blend(session_weight=0.5)
+    profile = UserProfile(
+        weights={SCIFI[0]: 3.0, SCIFI[1]: 1.0, ROMANCE[0]: 2.0},
+        recent=[Action(SCIFI[1], session_id="s"), Action(ROMANCE[0], session_id="s")],
+        session_id="s",
+    )
+    terms = user_terms(bundle.position, profile, blend)
+    candidates = [bundle.position[i] for i in (SCIFI[3], ROMANCE[3], SCIFI[4])]
+    named = contributing_items(
+        bundle, terms, candidates, ("similar_items", "recent_activity", "session"), top=2
+    )
+    n = len(bundle.item_ids)
+    for candidate, names in zip(candidates, named, strict=True):
+        shares: dict[str, float] = {}
+        for term in terms.values():
+            for row, coefficient in zip(term.positions, term.coefficients, strict=True):
+                item = bundle.item_ids[int(row) % n]
+                shares[item] = shares.get(item, 0.0) + float(
+                    coefficient * (bundle.P[row] @ bundle.Q[candidate])
+                )
+        expected = [i for i in sorted(shares, key=lambda i: -shares[i]) if shares[i] > 0][:2]
+        assert names == expected
+    assert named[0] != named[1]  # a science-fiction candidate is explained by other items than a romance one

@@ -72,19 +72,29 @@ class UserProfile:
 @dataclass(frozen=True)
 class Term:
     """One linear term of the user's vector: coefficients over rows of P. P has two blocks of one
-    row per item: EASE's row (rows 0..n-1) and the next-item model's row (rows n..2n-1)."""
+    row per item: EASE's row (rows 0..n-1) and the next-item model's row (rows n..2n-1). A term
+    belongs to the one model it was made for: its rows of P are gathered once and kept (a request
+    used them for the query, the scores and each explanation: a copy of them each time)."""
 
     positions: npt.NDArray[np.int64]
     coefficients: Vector
+    _kept: dict[str, Matrix] = field(default_factory=dict, compare=False, repr=False)
+
+    def rows(self, P: Matrix) -> Matrix:
+        if "rows" not in self._kept:
+            self._kept["rows"] = P[self.positions]
+        return self._kept["rows"]
 
     def vector(self, P: Matrix) -> Vector:
         if len(self.positions) == 0:
             return np.zeros(P.shape[1], dtype=np.float32)
-        return np.asarray(self.coefficients @ P[self.positions], dtype=np.float32)
+        if "vector" not in self._kept:
+            self._kept["vector"] = np.asarray(self.coefficients @ self.rows(P), dtype=np.float32)
+        return self._kept["vector"]
 
-    def contributions(self, P: Matrix, Q: Matrix, candidate: int) -> Vector:
-        """Each row's exact share of the term's score for one candidate."""
-        return np.asarray(self.coefficients * (P[self.positions] @ Q[candidate]), dtype=np.float32)
+    def contributions(self, P: Matrix, Q: Matrix, candidates: npt.NDArray[np.int64]) -> Matrix:
+        """Each row's exact share of the term's score, for each candidate (rows × candidates)."""
+        return np.asarray(self.coefficients[:, None] * (self.rows(P) @ Q[candidates].T), dtype=np.float32)
 
 
 EMPTY = Term(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))

@@ -7,8 +7,10 @@ so the weights sum to 1; the items it names are the user's items whose exact con
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from recsys.domain import Item
 from recsys.engine.bundle import ModelBundle
@@ -54,22 +56,29 @@ def shares(parts: Mapping[str, float]) -> list[tuple[str, float]]:
 def contributing_items(
     bundle: ModelBundle,
     terms: Mapping[str, Term],
-    candidate: int,
+    candidates: Sequence[int],
     factor_names: tuple[str, ...],
     top: int = 3,
-) -> list[str]:
-    """The user's items that pushed this candidate up the most, from the exact per-item shares."""
-    totals: dict[int, float] = {}
-    for name in factor_names:
-        term = terms.get(name, EMPTY)
-        if len(term.positions) == 0:
-            continue
-        n = len(bundle.item_ids)
-        for row, value in zip(term.positions, term.contributions(bundle.P, bundle.Q, candidate), strict=True):
-            item = int(row) % n  # both of P's blocks hold one row per item
-            totals[item] = totals.get(item, 0.0) + float(value)
-    ranked = sorted((p for p, v in totals.items() if v > 0), key=lambda p: -totals[p])
-    return [bundle.item_ids[p] for p in ranked[:top]]
+) -> list[list[str]]:
+    """For each candidate, the user's items that pushed it up the most, from the exact per-item
+    shares (one product per term for all the candidates)."""
+    n = len(bundle.item_ids)
+    wanted = np.asarray(candidates, dtype=np.int64)
+    parts = [
+        (term.positions % n, term.contributions(bundle.P, bundle.Q, wanted))  # both blocks: one row per item
+        for name in factor_names
+        if len((term := terms.get(name, EMPTY)).positions)
+    ]
+    if not parts or not len(wanted):
+        return [[] for _ in candidates]
+    items, where = np.unique(np.concatenate([p for p, _ in parts]), return_inverse=True)
+    totals = np.zeros((len(items), len(wanted)), dtype=np.float64)
+    np.add.at(totals, where, np.concatenate([c for _, c in parts]))
+    named = []
+    for column in totals.T:
+        best = [k for k in np.argsort(-column, kind="stable")[:top] if column[k] > 0]
+        named.append([bundle.item_ids[int(items[k])] for k in best])
+    return named
 
 
 def describe(

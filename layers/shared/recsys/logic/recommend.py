@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # the store modules import their drivers; a function loads on
     from recsys.engine.blend import Blend
     from recsys.engine.bundle import ModelBundle
     from recsys.engine.model import Scored, Term
-    from recsys.stores.catalog import Catalog
+    from recsys.stores.catalog import CatalogReader
     from recsys.stores.feature_store import FeatureStore, UserHistory
     from recsys.stores.feedback import PostgresFeedbackStore
     from recsys.stores.precomputed import PrecomputedRow, PrecomputedStore
@@ -51,7 +51,7 @@ class Models(Protocol):
 
 @dataclass(frozen=True)
 class Stores:
-    catalog: Catalog
+    catalog: CatalogReader
     features: FeatureStore
     feedback: PostgresFeedbackStore
     preferences: PostgresPreferenceStore
@@ -280,12 +280,10 @@ def _from_model(
         blend.max_category_share,
         context.favourites,
     )
-    because = {
-        k: contributing_items(
-            bundle, terms, int(candidates[k]), ("similar_items", "recent_activity", "session")
-        )
-        for k in chosen
-    }
+    named_by = contributing_items(
+        bundle, terms, [int(candidates[k]) for k in chosen], ("similar_items", "recent_activity", "session")
+    )
+    because = dict(zip(chosen, named_by, strict=True))
     actions = {r.item_id: r.action for r in reversed(history.recent)}
     named = {i for ids in because.values() for i in ids}
     titles = stores.catalog.get_items(sorted(named)) if named else {}
@@ -620,7 +618,7 @@ def _explain_with_model(
     scored: Scored = score(
         bundle, terms, context.favourites, blend, np.asarray([p], dtype=np.int64), time.time()
     )
-    because = contributing_items(bundle, terms, p, ("similar_items", "recent_activity", "session"), top=5)
+    [because] = contributing_items(bundle, terms, [p], ("similar_items", "recent_activity", "session"), top=5)
     total = float(scored.total[0])
     return {
         "primary_reason": primary_reason(scored, 0) if total > 0 else "low_predicted_interest",
