@@ -122,3 +122,46 @@ def test_two_shards_counting_the_same_items_at_once_get_every_count_right(settin
         setup.get_user(f"u_{tag}_{shard}_{n}").total_interactions for shard in range(2) for n in range(3)
     ]
     assert totals == [20 * 11, 20 * 10, 20 * 10] * 2  # user 0 also has the event of an unknown item
+
+
+def test_the_request_paths_catalog_keeps_items_and_serves_a_change_once_it_checks(settings):
+    from dataclasses import replace
+
+    from recsys.stores.catalog import CachedCatalog
+
+    store = PostgresCatalog(postgres_connection(settings))
+    reads: list[list[str]] = []
+
+    class Counted(PostgresCatalog):
+        def get_items(self, item_ids):
+            reads.append(list(item_ids))
+            return super().get_items(item_ids)
+
+    now = [0.0]
+    cached = CachedCatalog(lambda: Counted(postgres_connection(settings)), 5, clock=lambda: now[0])
+    tag = uuid.uuid4().hex[:6]
+    first, second, absent = f"movie_{tag}_1", f"movie_{tag}_2", f"movie_{tag}_3"
+    store.upsert_items([Item(item_id=first, title="First"), Item(item_id=second, title="Second")])
+
+    assert {i: item.title for i, item in cached.get_items([first, second, absent]).items()} == {
+        first: "First",
+        second: "Second",
+    }
+    assert cached.get_item(first).title == "First" and cached.get_items([absent]) == {}
+    assert reads == [[first, second, absent]]  # kept, the absent one too
+
+    store.upsert_item(replace(store.get_item(first), title="First, renamed", is_active=False))
+    store.upsert_item(Item(item_id=absent, title="Third"))
+    now[0] = 4.0
+    assert cached.get_item(first).title == "First"  # not checked yet
+    now[0] = 5.0
+    found = cached.get_items([first, second, absent])
+    assert (found[first].title, found[first].is_active, found[absent].title) == (
+        "First, renamed",
+        False,
+        "Third",
+    )
+    # what changed is read again (and what was written within the overlap before the last check)
+    assert len(reads) == 2 and {first, absent} <= set(reads[1])
+    cached.get_items([first, second, absent])
+    assert len(reads) == 2

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from recsys.api.rate_limit import RateLimiter
     from recsys.engine.serving import ModelSource
     from recsys.stores.api_keys import PostgresApiKeyStore
-    from recsys.stores.catalog import PostgresCatalog
+    from recsys.stores.catalog import CachedCatalog, PostgresCatalog
     from recsys.stores.experiments import PostgresExperimentStore
     from recsys.stores.failure_queue import SqsFailureQueue
     from recsys.stores.feature_store import RedisFeatureStore
@@ -40,6 +40,14 @@ def catalog() -> PostgresCatalog:
     from recsys.stores.catalog import PostgresCatalog
 
     return PostgresCatalog(postgres_connection(get_settings()))
+
+
+@cache
+def cached_catalog() -> CachedCatalog:
+    """The catalog as the request path reads it, kept in this environment's memory."""
+    from recsys.stores.catalog import CachedCatalog
+
+    return CachedCatalog(catalog, get_settings().catalog_check_seconds)
 
 
 def feedback_store() -> PostgresFeedbackStore:

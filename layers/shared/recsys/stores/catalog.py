@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from psycopg.rows import dict_row
@@ -12,6 +16,14 @@ from recsys.domain import Item, User
 
 if TYPE_CHECKING:
     import psycopg
+
+
+class CatalogReader(Protocol):
+    """What the request path reads of the catalog."""
+
+    def get_item(self, item_id: str) -> Item | None: ...
+    def get_items(self, item_ids: list[str]) -> dict[str, Item]: ...
+    def popular_items(self, limit: int, category: str | None = None) -> list[tuple[str, float]]: ...
 
 
 class Catalog(Protocol):
@@ -104,6 +116,16 @@ class PostgresCatalog:
             ).fetchall()
         return {row["item_id"]: _item_from_row(row) for row in rows}
 
+    def changed_since(self, since: datetime | None) -> tuple[list[str], datetime]:
+        """The items written (inserted, updated) after `since`, and the database's time now."""
+        row = self._conn.execute(
+            "SELECT statement_timestamp(),"
+            " array(SELECT item_id FROM items WHERE %s::timestamptz IS NOT NULL AND updated_at > %s)",
+            (since, since),
+        ).fetchone()
+        assert row is not None
+        return list(row[1]), row[0]
+
     def popular_items(self, limit: int, category: str | None = None) -> list[tuple[str, float]]:
         """Active items by recorded interactions, then rating, then recency (the catalog's own view)."""
         rows = self._conn.execute(
@@ -195,3 +217,53 @@ class PostgresCatalog:
             return None
         row["preferred_categories"] = tuple(row["preferred_categories"] or ())
         return User(**row)
+
+
+class CachedCatalog:
+    """The catalog as the request path reads it: an item, once read, is kept in this execution
+    environment's memory and dropped when PostgreSQL says it was written since (updated_at),
+    which it is asked at most every `check_seconds`. So a request reads PostgreSQL only for
+    items this environment has not seen, and a changed item (a new title, deactivated) is served
+    as it now is within `check_seconds`. Popularity is the database's own view, read each time.
+
+    A writer's `updated_at` is its transaction's start, so a write that commits after a check
+    can carry a time before it: each check looks OVERLAP further back than the last one."""
+
+    OVERLAP = timedelta(seconds=10)
+
+    def __init__(
+        self,
+        catalog: Callable[[], PostgresCatalog],  # the store on the current connection
+        check_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._catalog = catalog
+        self._check_seconds = check_seconds
+        self._clock = clock
+        self._items: dict[str, Item | None] = {}  # None: read, and not in the catalog
+        self._since: datetime | None = None
+        self._checked = float("-inf")
+        self._lock = threading.Lock()
+
+    def _forget_changed(self) -> None:
+        if self._clock() - self._checked < self._check_seconds:
+            return
+        with self._lock:
+            changed, now = self._catalog().changed_since(self._since - self.OVERLAP if self._since else None)
+            for item_id in changed:
+                self._items.pop(item_id, None)
+            self._since, self._checked = now, self._clock()
+
+    def get_items(self, item_ids: list[str]) -> dict[str, Item]:
+        self._forget_changed()
+        missing = [item_id for item_id in item_ids if item_id not in self._items]
+        if missing:
+            found = self._catalog().get_items(missing)
+            self._items.update({item_id: found.get(item_id) for item_id in missing})
+        return {i: item for i in item_ids if (item := self._items.get(i)) is not None}
+
+    def get_item(self, item_id: str) -> Item | None:
+        return self.get_items([item_id]).get(item_id)
+
+    def popular_items(self, limit: int, category: str | None = None) -> list[tuple[str, float]]:
+        return self._catalog().popular_items(limit, category)

@@ -29,7 +29,7 @@ explain_router = APIRouter(tags=["recommendations"])
 
 def stores() -> model.Stores:
     return model.Stores(
-        catalog=deps.catalog(),
+        catalog=deps.cached_catalog(),
         features=deps.feature_store(),
         feedback=deps.feedback_store(),
         preferences=deps.preference_store(),
