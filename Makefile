@@ -100,7 +100,6 @@ eval: up ## quality through the API vs four baselines on MovieLens-100k; the las
 chaos: up ## kill Redis, Cassandra, the AWS emulator and a consumer under traffic; count what was lost (JSON last)
 	$(PY) -m chaos.run
 
-bench: up ## benchmarks: local runtime, API endpoint latency (cold, warm), ingest and import (JSON last)
+bench: up ## every path side by side: endpoints cold/warm/keep-alive/8 clients, effect, refresh, ingest (JSON last)
 	$(PY) bench/local_runtime.py
-	$(PY) bench/api_latency.py
-	$(PY) bench/ingest.py
+	$(PY) -m bench

@@ -3,7 +3,7 @@ single-event endpoint's latency while that import runs; on a stack of its own (`
 re-created empty with the MovieLens catalog, served by a runtime of its own), so that the
 served stack keeps only what `make up` put there.
 
-    make bench            # after `make up`; the JSON last line carries ingest_eps and import_100k_s
+    make bench            # runs it among the rest (bench/__main__.py); alone: python bench/ingest.py
 
 - ingest_eps: EVENTS events sent as batches of 500 by CLIENTS clients (bodies built before the
   clock starts), from the first request until every event is readable in the interaction log
@@ -193,13 +193,10 @@ def import_movielens(cloud: LocalCloud, base: str, key: str) -> dict[str, float]
     }
 
 
-def main() -> int:
+def run(cloud: LocalCloud) -> dict[str, float]:
+    """The batch endpoint (after a warm-up round) and the MovieLens import, on a fresh recsys-bench."""
     from recsys.stores.catalog import PostgresCatalog
 
-    cloud = LocalCloud()
-    if cloud.stores_down():
-        print("error: the local cloud is not up: run `make up` first", file=sys.stderr)
-        return 2
     cloud.deploy(BENCH_STACK, fresh=True)
     items, _ = seed.read_movielens(seed.fetch(cloud.layout.cache / "datasets"))
     with psycopg.connect(
@@ -210,21 +207,27 @@ def main() -> int:
     with cloud.serve_stack("bench", cloud.layout.log("bench-runtime")) as (api_port, _):
         base = f"http://{HOST}:{api_port}"
         batch_ingest(cloud, base, key)  # warm: every consumer and endpoint past its cold start
-        figures = batch_ingest(cloud, base, key)
-        f = figures
+        f = batch_ingest(cloud, base, key)
         print(
             f"batch endpoint: {f['events']} events, API {f['ingest_api_eps']} events/s; all in the log"
             f" after {f['ingest_log_s']} s, in the features after {f['ingest_features_s']} s:"
             f" {f['ingest_eps']} events/s end to end"
         )
-        imported = import_movielens(cloud, base, key)
-    i = imported
+        i = import_movielens(cloud, base, key)
     print(
         f"import: {i['import_rows']} rows from upload to completed in {i['import_100k_s']} s;"
         f" single events p50/p99 {i['single_event_p50_ms_idle']}/{i['single_event_p99_ms_idle']} ms idle,"
         f" {i['single_event_p50_ms_during_import']}/{i['single_event_p99_ms_during_import']} ms during it"
     )
-    print(json.dumps({**figures, **imported}))
+    return {**f, **i}
+
+
+def main() -> int:
+    cloud = LocalCloud()
+    if cloud.stores_down():
+        print("error: the local cloud is not up: run `make up` first", file=sys.stderr)
+        return 2
+    print(json.dumps(run(cloud)))
     return 0
 
 

@@ -76,13 +76,16 @@ class LocalRuntime:
     def function(self, name: str) -> FunctionSpec | None:
         return self.functions.get(name) or next((f for f in self.functions.values() if f.name == name), None)
 
-    def start(self, host: str, api_port: int, invoke_port: int) -> None:
+    def start(self, host: str, api_port: int, invoke_port: int, event_sources: bool = True) -> None:
+        """Serve the API and the Invoke API; with event_sources, also poll the streams and queues
+        and fire the schedules (without: a second runtime beside the one that consumes, e.g. for
+        benchmarks)."""
         gateway_server = serve(Gateway(self.ctx, self.functions, self.pools), host, api_port)
         gateway_server.log = log  # type: ignore[attr-defined]
         self.servers = [gateway_server, self._invoke_server(host, invoke_port)]
         for server in self.servers:
             threading.Thread(target=server.serve_forever, daemon=True).start()
-        for spec in self.functions.values():
+        for spec in self.functions.values() if event_sources else ():
             pool = self.pools[spec.logical_id]
             for _, props in spec.events_of("Kinesis"):
                 KinesisMapping(pool, props, self.clients, self.ctx.region, self.stop_event, log).start()
@@ -182,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--concurrency", type=int, default=4, help="execution environments per function, at most"
     )
+    parser.add_argument(
+        "--api-only", action="store_true", help="no pollers and no schedules (another runtime consumes)"
+    )
     args = parser.parse_args(argv)
 
     layout, ports = Layout(), Ports()
@@ -205,7 +211,12 @@ def main(argv: list[str] | None = None) -> int:
             cloud.aws_client,
             args.concurrency,
         )
-        runtime.start(HOST, args.api_port or ports.api, args.invoke_port or ports.invoke)
+        runtime.start(
+            HOST,
+            args.api_port or ports.api,
+            args.invoke_port or ports.invoke,
+            event_sources=not args.api_only,
+        )
     except (build.BuildError, OSError, ValueError) as exc:
         print(f"error: local runtime could not start: {exc}", file=sys.stderr)
         return 2

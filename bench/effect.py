@@ -1,0 +1,56 @@
+"""Event to effect: how long after a client records an interaction do that user's
+recommendations change, through the API and the stream's consumers, as a product sees it.
+
+Each trial takes a user the service has not seen, reads their recommendations, records a
+`watch` of the first of them (an item they have now consumed, so it must leave the list), and
+reads them again, as fast as the API answers, until the list differs. The time is from sending
+the interaction to receiving the first changed list.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import uuid
+
+from bench.endpoints import KeepAlive, percentile
+
+TIMEOUT_S = 10.0
+
+
+def _items(connection: KeepAlive, user: str) -> list[str]:
+    status, body, _ = connection.request("GET", f"/v1/recommendations?user_id={user}&limit=10")
+    if status != 200:
+        raise RuntimeError(f"recommendations for {user}: HTTP {status}")
+    return [r["item_id"] for r in json.loads(body)["recommendations"]]
+
+
+def event_to_effect(host: str, port: int, key: str, trials: int) -> dict[str, float]:
+    connection = KeepAlive(host, port, key)
+    tag = uuid.uuid4().hex[:6]
+    took: list[float] = []
+    try:
+        for trial in range(trials):
+            user = f"bench_effect_{tag}_{trial}"
+            before = _items(connection, user)
+            if not before:
+                raise RuntimeError("no recommendations to act on: is the stack seeded?")
+            event = {"user_id": user, "item_id": before[0], "action": "watch"}
+            started = time.perf_counter()
+            status, _, _ = connection.request(
+                "POST", "/v1/interactions", json.dumps(event).encode(), {"X-Event-ID": f"{tag}-{trial}"}
+            )
+            if status != 202:
+                raise RuntimeError(f"the interaction was not accepted: HTTP {status}")
+            while _items(connection, user) == before:
+                if time.perf_counter() - started > TIMEOUT_S:
+                    raise RuntimeError(f"{user}'s recommendations did not change within {TIMEOUT_S} s")
+            took.append((time.perf_counter() - started) * 1000)
+    finally:
+        connection.close()
+    return {
+        "effect_p50_ms": round(statistics.median(took), 1),
+        "effect_p99_ms": round(percentile(took, 0.99), 1),
+        "effect_max_ms": round(max(took), 1),
+    }
