@@ -141,6 +141,22 @@ def test_exact_index_below_the_threshold_and_ivf_with_measured_recall_above():
     assert faiss_index.recall(ivf, Q, queries) == pytest.approx(report.recall_at_50)
 
 
+def test_the_ivf_index_finds_the_top_inner_products_when_norms_differ_by_popularity():
+    """Item vectors whose norms grow with popularity (as low-rank factors do): inner-product IVF
+    on them needs nearly every list; on the lifted vectors a few lists reach the target."""
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((20, 16)).astype(np.float32)
+    directions = centres[rng.integers(0, 20, 6000)] + 0.3 * rng.standard_normal((6000, 16)).astype(np.float32)
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    Q = directions * (1.0 / (1.0 + rng.permutation(6000)) ** 0.5)[:, None].astype(np.float32)
+    queries = (centres[rng.integers(0, 20, 200)] + 0.3 * rng.standard_normal((200, 16))).astype(np.float32)
+    ivf, report = faiss_index.build(Q, queries, exact_below=1_000)
+    assert report.kind == "ivf_flat" and report.recall_at_50 >= faiss_index.TARGET_RECALL
+    assert report.nprobe is not None and report.nlist is not None and report.nprobe <= report.nlist // 4
+    scores, found = faiss_index.search(ivf, queries[:3], 5)
+    assert np.allclose(scores, np.take_along_axis(queries[:3] @ Q.T, found, axis=1), atol=1e-5)
+
+
 def test_a_bundle_survives_its_round_trip_through_files():
     _, bundle = trained()
     copy = ModelBundle.from_files(bundle.to_files())
@@ -200,3 +216,64 @@ def test_the_items_named_for_each_candidate_are_those_with_the_largest_exact_sha
         expected = [i for i in sorted(shares, key=lambda i: -shares[i]) if shares[i] > 0][:2]
         assert names == expected
     assert named[0] != named[1]  # a science-fiction candidate is explained by other items than a romance one
+
+
+def test_the_randomized_svd_and_sparse_products_match_dense_numpy():
+    from recsys.engine.training import Interactions, item_factors
+
+    rng = np.random.default_rng(4)
+    by_user = [list(rng.choice(40, rng.integers(1, 8), replace=False)) for _ in range(60)]
+    X = Interactions.of(by_user, 40)
+    dense = np.zeros((60, 40), dtype=np.float32)
+    for u, items in enumerate(by_user):
+        dense[u, items] = 1
+    right, left = (
+        rng.standard_normal((40, 3)).astype(np.float32),
+        rng.standard_normal((60, 3)).astype(np.float32),
+    )
+    assert np.allclose(X.times(right), dense @ right, atol=1e-4)
+    assert np.allclose(X.transpose_times(left), dense.T @ left, atol=1e-4)
+    V, singular = item_factors(X, 5, oversample=10, power=3, seed=0)
+    exact = np.linalg.svd(dense, compute_uv=False)[:5]
+    assert np.allclose(singular, exact, rtol=1e-3)  # the leading directions, found
+    assert np.allclose(V.T @ V, np.eye(5), atol=1e-4)
+
+
+def test_above_the_ease_limit_the_low_rank_models_learn_tastes_and_what_follows():
+    params = TrainParams(max_items=8, low_rank_dims=6, content_ridge=0.1, scale_users=60)
+    _, bundle = trained(params)
+    assert bundle.Q.shape[1] == 6 and bundle.P.shape == (2 * len(bundle.item_ids), 6)
+    scifi_fan = UserProfile(weights={SCIFI[0]: 3.0, SCIFI[1]: 3.0}, recent=acted(SCIFI[1], SCIFI[0]))
+    assert all(i.startswith("scifi") for i in top_items(bundle, scifi_fan, k=3))
+    romance_fan = UserProfile(weights={ROMANCE[3]: 3.0}, recent=acted(ROMANCE[3]))
+    assert top_items(bundle, romance_fan, k=1) == [ROMANCE[4]]  # the chain's next item
+    assert bundle.P[bundle.position["scifi_new"]].any()  # a new item still gets a vector, from content
+
+
+def test_precomputed_rows_are_what_asking_the_index_for_each_user_alone_ranks():
+    from recsys.logic.explanations import TYPES, shares
+    from recsys.logic.refresh import _precompute
+
+    data, bundle = trained()
+    blend = bundle.blend
+    profiles = {
+        user: UserProfile(weights={a.item_id: 3.0 for a in history}, recent=history)
+        for user, history in list(data.histories.items())[::7]
+    }
+    rows, embeddings = _precompute(bundle, profiles, blend, per_user=5, now=NOW)
+    for user, profile in profiles.items():
+        terms = user_terms(bundle.position, profile, blend)
+        consumed = {bundle.position[i] for i in profile.weights}
+        _, found = bundle.index.search(query_vector(bundle.P, terms)[None, :], 5 + len(consumed))
+        candidates = np.asarray([p for p in found[0] if p >= 0 and p not in consumed])
+        scored = score(bundle, terms, frozenset(), blend, candidates, NOW)
+        order = np.argsort(-scored.total, kind="stable")[:5]
+        kinds = [shares(scored.factor_shares(int(k))) for k in order]
+        expected = [
+            (bundle.item_ids[candidates[k]], TYPES[kind[0][0]] if kind else "popularity")
+            for k, kind in zip(order, kinds, strict=True)
+        ]
+        assert [(r.item_id, r.explanation_type) for r in rows if r.user_id == user] == expected
+        assert np.frombuffer(embeddings[user], dtype=np.float32) == pytest.approx(
+            terms["similar_items"].vector(bundle.P)
+        )
