@@ -13,7 +13,12 @@ which predicts the next item far better than the whole history does.
 [B; T] (2n × n) is factorised as P Qᵀ. Up to `full_rank_max` items nothing is lost: P = [B; T]
 and Q = I. Above it, Q spans the `rank` directions that carry most of the score of real user
 queries (the training users' own vectors at several points of their histories), and P = [B; T]·Q.
-EASE's cost is cubic in the number of items; beyond `max_items` this trainer refuses (README).
+
+EASE's cost is cubic in the number of items, so above `max_items` both models are low-rank
+instead (fit_low_rank): the items' factors V of the users × items matrix, by randomized SVD
+(PureSVD: B ≈ V Vᵀ), and the next-item model in V's space (T ≈ V M Vᵀ, M the ridge map from the
+decayed vector of the previous items to the next item); so P = [V; V M]·α and Q = V, with the
+scale α of these scores against popularity chosen on held-out last events of sampled users.
 """
 
 from __future__ import annotations
@@ -42,7 +47,14 @@ class TrainParams:
     full_rank_max: int = 2048  # up to this many items, embeddings are exact (d = items)
     rank: int = 256  # above it: the dimensions kept (README "Quality" has what rank costs)
     subspace_cuts: int = 10  # points of each training history whose query vectors span Q
-    max_items: int = 12_000  # EASE inverts an items × items matrix: beyond this, refuse
+    max_items: int = 12_000  # EASE inverts an items × items matrix: beyond this, the low-rank models
+    low_rank_dims: int = 64  # d of the low-rank models (their P and Q, and the index)
+    low_rank_oversample: int = 16  # randomized SVD: extra directions sampled, and power iterations
+    low_rank_power: int = 2
+    low_rank_sequence_ridge: float = 0.1  # × the mean diagonal of ZᵀZ
+    scale_grid: tuple[float, ...] = (10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10_000.0)
+    scale_users: int = 2000  # held-out last events that choose the scale
+    content_sample: int = 10_000  # warm items the content map is fitted on (low-rank path)
     content_dims: int = 1024  # hashed content features of items
     content_ridge: float = 1.0
     seed: int = 7
@@ -251,6 +263,132 @@ def _ridge_map(C: Matrix, Y: Matrix, alpha: float) -> Matrix:
     return np.linalg.solve(A, (C.T @ Y).astype(np.float64)).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class Interactions:
+    """A users × items presence matrix, row-sorted (CSR) and column-sorted, numpy only."""
+
+    rows: npt.NDArray[np.int64]  # per non-zero, sorted by row
+    cols: npt.NDArray[np.int64]
+    shape: tuple[int, int]
+
+    @classmethod
+    def of(cls, by_user: Sequence[Sequence[int]], n_items: int) -> Interactions:
+        rows = np.repeat(np.arange(len(by_user)), [len(set(items)) for items in by_user])
+        cols = np.concatenate(
+            [np.unique(np.asarray(items, dtype=np.int64)) for items in by_user]
+            or [np.zeros(0, dtype=np.int64)]
+        )
+        return cls(rows.astype(np.int64), cols.astype(np.int64), (len(by_user), n_items))
+
+    def times(self, dense: Matrix) -> Matrix:
+        """X · dense."""
+        return _segment_sums(self.rows, self.cols, dense, self.shape[0])
+
+    def transpose_times(self, dense: Matrix) -> Matrix:
+        """Xᵀ · dense."""
+        order = np.argsort(self.cols, kind="stable")
+        return _segment_sums(self.cols[order], self.rows[order], dense, self.shape[1])
+
+
+def _segment_sums(
+    keys: npt.NDArray[np.int64], gather: npt.NDArray[np.int64], dense: Matrix, size: int
+) -> Matrix:
+    """out[k] = Σ dense[gather[j]] over the j with keys[j] == k (keys sorted), in chunks."""
+    out = np.zeros((size, dense.shape[1]), dtype=np.float32)
+    step = max(1, PAIRS_PER_CHUNK // max(1, dense.shape[1]))
+    for start in range(0, len(keys), step):
+        k, g = keys[start : start + step], gather[start : start + step]
+        first = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
+        out[k[first]] += np.add.reduceat(dense[g], first, axis=0)
+    return out
+
+
+def item_factors(X: Interactions, dims: int, oversample: int, power: int, seed: int) -> tuple[Matrix, Vector]:
+    """V (items × dims) and the singular values of X, by randomized SVD (Halko et al. 2011)."""
+    rng = np.random.default_rng(seed)
+    k = min(dims + oversample, min(X.shape))
+    sample = X.times(rng.standard_normal((X.shape[1], k)).astype(np.float32))
+    basis, _ = np.linalg.qr(sample)
+    for _ in range(power):
+        basis, _ = np.linalg.qr(X.times(np.linalg.qr(X.transpose_times(basis))[0]))
+    small = X.transpose_times(basis).T  # basisᵀ X, k × items
+    _, singular, vt = np.linalg.svd(small.astype(np.float64), full_matrices=False)
+    d = min(dims, len(singular))
+    return vt[:d].T.astype(np.float32), singular[:d].astype(np.float32)
+
+
+def sequence_map(
+    sequences: Sequence[Sequence[int]], V: Matrix, window: int, decay: float, ridge: float
+) -> Matrix:
+    """M (d × d) minimising Σ |z_t M - V[item_t]|² + λ|M|², z_t the decayed sum of the previous
+    `window` items' rows of V (newest first, as serving folds a user in); λ = ridge × mean
+    diagonal of ZᵀZ."""
+    before, weights, targets = _transitions(sequences, window, decay)
+    d = V.shape[1]
+    ZZ, ZY = np.zeros((d, d)), np.zeros((d, d))
+    step = max(1, PAIRS_PER_CHUNK // (4 * window))
+    for start in range(0, len(targets), step):
+        b, w = before[start : start + step], weights[start : start + step]
+        Z = np.zeros((len(b), d), dtype=np.float32)
+        for lag in range(window):
+            present = b[:, lag] >= 0
+            Z[present] += (w[present, lag, None] * V[b[present, lag]]).astype(np.float32)
+        Y = V[targets[start : start + step]]
+        ZZ += Z.T.astype(np.float64) @ Z
+        ZY += Z.T.astype(np.float64) @ Y
+    if not len(targets):
+        return np.zeros((d, d), dtype=np.float32)
+    ZZ[np.diag_indices_from(ZZ)] += ridge * max(float(np.trace(ZZ)) / d, 1e-12)
+    return np.asarray(np.linalg.solve(ZZ, ZY), dtype=np.float32)
+
+
+def choose_scale(
+    P: Matrix,
+    Q: Matrix,
+    popularity: Vector,
+    histories: Sequence[Sequence[Action]],
+    position: dict[str, int],
+    blend: Blend,
+    params: TrainParams,
+) -> tuple[float, dict[str, float]]:
+    """The α of α·(collaborative terms) + popularity that ranks held-out last events best: each
+    sampled user's newest action is hidden, the rest folds the user in, and every item the user
+    has not consumed is ranked; returns α and HR@20 at each α tried."""
+    rng = np.random.default_rng(params.seed)
+    eligible = [h for h in histories if len(h) >= 3 and h[0].item_id in position]
+    sample = [eligible[u] for u in rng.permutation(len(eligible))[: params.scale_users]]
+    if not sample:
+        return params.scale_grid[len(params.scale_grid) // 2], {}
+    base = blend.popularity_weight * popularity.astype(np.float32)
+    hits = np.zeros(len(params.scale_grid))
+    for start in range(0, len(sample), 256):
+        chunk = sample[start : start + 256]
+        queries, seen, targets = [], [], []
+        for history in chunk:
+            rest = history[1:]
+            weights = {a.item_id: -1.0 if a.disliked else 1.0 for a in reversed(rest)}
+            terms = user_terms(position, UserProfile(weights=weights, recent=rest), blend)
+            query = np.zeros(P.shape[1], dtype=np.float32)
+            for term in terms.values():
+                if len(term.positions):
+                    query += term.coefficients @ P[term.positions]
+            queries.append(query)
+            seen.append([position[a.item_id] for a in rest if a.item_id in position])
+            targets.append(position[history[0].item_id])
+        collaborative = np.stack(queries) @ Q.T  # users × items
+        for g, alpha in enumerate(params.scale_grid):
+            scores = alpha * collaborative + base
+            for row, (consumed, target) in enumerate(zip(seen, targets, strict=True)):
+                if target in consumed:
+                    continue
+                scores[row, consumed] = -np.inf
+                hits[g] += int((scores[row] > scores[row, target]).sum() < 20)
+    best = int(np.argmax(hits))  # the first of equals: the smallest scale
+    return params.scale_grid[best], {
+        str(a): round(h / len(sample), 4) for a, h in zip(params.scale_grid, hits, strict=True)
+    }
+
+
 def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
     started, started_at = time.perf_counter(), time.time()
     item_ids = [item.item_id for item in data.items]
@@ -262,8 +400,7 @@ def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
             counts[position[item_id]] += 1
     warm_positions = np.flatnonzero(counts > 0)
     w = len(warm_positions)
-    if w > params.max_items:
-        raise TrainingError(f"{w} items have interactions; this trainer handles at most {params.max_items}")
+    low_rank = w > params.max_items
     warm_ids = [item_ids[p] for p in warm_positions]
     column = {item_id: c for c, item_id in enumerate(warm_ids)}
     by_user: dict[str, list[int]] = {}
@@ -274,11 +411,25 @@ def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
         [column[a.item_id] for a in reversed(history) if a.item_id in column]
         for history in data.histories.values()
     ]
-    d = w if w <= params.full_rank_max else min(params.rank, w)
+    exact = w <= params.full_rank_max and not low_rank
+    d = w if exact else min(params.low_rank_dims if low_rank else params.rank, w)
     P = np.zeros((2 * n, max(d, 1)), dtype=np.float32)
     Q = np.zeros((n, max(d, 1)), dtype=np.float32)
     kept = 0.0
-    if w >= 2:
+    scale: tuple[float, dict[str, float]] | None = None
+    if low_rank:
+        X = Interactions.of(list(by_user.values()), w)
+        V, singular = item_factors(X, d, params.low_rank_oversample, params.low_rank_power, params.seed)
+        M = sequence_map(
+            sequences, V, blend.sequence_items, blend.sequence_decay, params.low_rank_sequence_ridge
+        )
+        P[warm_positions], P[n + warm_positions], Q[warm_positions] = V, V @ M, V
+        kept = float((singular**2).sum() / max(len(X.rows), 1))  # share of ‖X‖² the factors hold
+        scale = choose_scale(
+            P, Q, popularity_feature(counts), list(data.histories.values()), position, blend, params
+        )
+        P *= scale[0]
+    elif w >= 2:
         B = ease(gram(list(by_user.values()), w), params.ease_lambda)
         T = next_item(sequences, w, params.sequence_lambda, blend.sequence_items, blend.sequence_decay)
         M = np.vstack([B, T])  # the blend weighs T's rows when it folds a user in
@@ -292,10 +443,15 @@ def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
     trained_at = time.perf_counter()
     cold_positions = np.flatnonzero(counts == 0)
     if len(cold_positions) and w >= 2:
-        C = content_matrix(data.items, params.content_dims)
-        targets = np.hstack([P[warm_positions], P[n + warm_positions], Q[warm_positions]])
-        mapped = C[cold_positions] @ _ridge_map(C[warm_positions], targets, params.content_ridge)
-        P[cold_positions], P[n + cold_positions], Q[cold_positions] = np.split(mapped, 3, axis=1)
+        # fitted on a sample of the warm items: a 100,000 × 1,024 content matrix is 400 MB
+        fitted = np.random.default_rng(params.seed).permutation(warm_positions)[: params.content_sample]
+        C_fitted = content_matrix([data.items[p] for p in fitted], params.content_dims)
+        targets = np.hstack([P[fitted], P[n + fitted], Q[fitted]])
+        mapping = _ridge_map(C_fitted, targets, params.content_ridge)
+        for start in range(0, len(cold_positions), params.content_sample):
+            cold = cold_positions[start : start + params.content_sample]
+            mapped = content_matrix([data.items[p] for p in cold], params.content_dims) @ mapping
+            P[cold], P[n + cold], Q[cold] = np.split(mapped, 3, axis=1)
     return TrainedModel(
         item_ids=item_ids,
         categories=[(item.category or "").lower() or None for item in data.items],
@@ -315,7 +471,9 @@ def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
             "pairs": len(data.pairs),
             "events": data.events,
             "dimensions": d,
-            "query_energy_kept": round(kept, 4),
+            "models": "low-rank" if low_rank else "ease",
+            "query_energy_kept" if not low_rank else "interaction_energy_kept": round(kept, 4),
+            **({"scale": scale[0], "scale_hr_at_20": scale[1]} if scale else {}),
             "fit_seconds": round(trained_at - started, 3),
             "content_seconds": round(time.perf_counter() - trained_at, 3),
         },
