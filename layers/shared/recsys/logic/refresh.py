@@ -24,7 +24,7 @@ from recsys.engine.blend import Blend
 from recsys.engine.bundle import ModelBundle
 from recsys.engine.model import Action, UserProfile, query_vector, score, user_terms
 from recsys.engine.training import TrainedModel, TrainingData, TrainParams, fit
-from recsys.logic.explanations import TYPES, shares
+from recsys.logic.explanations import TYPES
 from recsys.observability import logger
 from recsys.stores.precomputed import PrecomputedRow
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from recsys.stores.interaction_log import InteractionLog
     from recsys.stores.precomputed import PrecomputedStore
 
-ALGORITHM = "ease-sequential"
+ALGORITHMS = {"ease": "ease-sequential", "low-rank": "svd-sequential"}  # by the trainer's models
 MIN_RECALL = 0.9
 PRECOMPUTED_PER_USER = 50
 RECALL_SAMPLE = 1000
@@ -91,8 +91,8 @@ def read_log(log: InteractionLog, feedback: PostgresFeedbackStore) -> LogSnapsho
     return snapshot
 
 
-def new_version(now: datetime) -> str:
-    return f"{ALGORITHM}-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+def new_version(algorithm: str, now: datetime) -> str:
+    return f"{algorithm}-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
 def _profiles(snapshot: LogSnapshot) -> dict[str, UserProfile]:
@@ -154,33 +154,54 @@ def _rating_calibration(
 
 def _precompute(
     bundle: ModelBundle, profiles: dict[str, UserProfile], blend: Blend, per_user: int, now: float
-) -> list[PrecomputedRow]:
+) -> tuple[list[PrecomputedRow], dict[str, bytes]]:
+    """Each user's top `per_user` (what serving would rank without their live history or a
+    session), and each user's history vector (the spec's user embedding), a few hundred users at
+    a time: the index is asked for all of them at once, and each candidate's factors are the
+    parts of its score, as serving computes them."""
+    from recsys.engine.model import FACTORS
+
+    item_part = blend.popularity_weight * bundle.popularity.astype(np.float64)
+    fresh = np.zeros(len(bundle.item_ids))
+    if blend.freshness_weight:
+        age_days = np.maximum(now - bundle.created, 0.0) / 86400.0
+        fresh = blend.freshness_weight * np.exp(-age_days / blend.freshness_days)
     rows: list[PrecomputedRow] = []
-    for user_id, profile in profiles.items():
-        terms = user_terms(bundle.position, profile, blend)
-        query = query_vector(bundle.P, terms)
-        consumed = {bundle.position[i] for i in profile.weights if i in bundle.position}
-        k = min(len(bundle.item_ids), per_user + len(consumed))
-        _, found = bundle.index.search(query[None, :], k)
-        candidates = np.asarray([p for p in found[0] if p >= 0 and p not in consumed], dtype=np.int64)
-        if len(candidates) == 0:
-            continue
-        scored = score(bundle, terms, frozenset(), blend, candidates, now)
-        order = np.argsort(-scored.total, kind="stable")[:per_user]
-        for rank, k_ in enumerate(order, start=1):
-            weighted = shares(scored.factor_shares(int(k_)))
-            kind = TYPES[weighted[0][0]] if weighted else "popularity"
-            rows.append(
-                PrecomputedRow(
-                    user_id,
-                    bundle.item_ids[int(candidates[k_])],
-                    rank,
-                    float(scored.total[k_]),
-                    kind,
-                    bundle.version,
-                )
-            )
-    return rows
+    embeddings: dict[str, bytes] = {}
+    d = bundle.Q.shape[1]
+    users = sorted(profiles, key=lambda u: len(profiles[u].weights))  # alike in how many they consumed
+    for start in range(0, len(users), 256):
+        chunk = users[start : start + 256]
+        vectors = np.zeros((len(chunk), 3, d), dtype=np.float32)
+        consumed: list[set[int]] = []
+        for j, user_id in enumerate(chunk):
+            profile = profiles[user_id]
+            terms = user_terms(bundle.position, profile, blend)
+            for f, name in enumerate(FACTORS[:3]):
+                if len(terms[name].positions):
+                    vectors[j, f] = terms[name].vector(bundle.P)
+            embeddings[user_id] = vectors[j, 0].tobytes()
+            consumed.append({bundle.position[i] for i in profile.weights if i in bundle.position})
+        queries = vectors.sum(axis=1)
+        k = min(len(bundle.item_ids), per_user + max(len(c) for c in consumed))
+        _, found = faiss_index.search(bundle.index, queries, k)
+        for j, user_id in enumerate(chunk):
+            if not queries[j].any():
+                continue
+            candidates = np.asarray([p for p in found[j] if p >= 0 and p not in consumed[j]], dtype=np.int64)
+            if not len(candidates):
+                continue
+            parts = np.zeros((len(FACTORS), len(candidates)))
+            parts[:3] = vectors[j] @ bundle.Q[candidates].T
+            parts[3], parts[5] = item_part[candidates], fresh[candidates]  # no favourites offline
+            total = parts.sum(axis=0)
+            present = np.where(np.abs(parts) > 1e-9, parts, -np.inf)  # the largest part is the kind
+            for rank, c in enumerate(np.argsort(-total, kind="stable")[:per_user], start=1):
+                largest = int(np.argmax(present[:, c]))
+                kind = TYPES[FACTORS[largest]] if np.isfinite(present[largest, c]) else "popularity"
+                item_id = bundle.item_ids[int(candidates[c])]
+                rows.append(PrecomputedRow(user_id, item_id, rank, float(total[c]), kind, bundle.version))
+    return rows, embeddings
 
 
 def refresh(
@@ -193,13 +214,17 @@ def refresh(
     """Train, build, publish; returns the published version's metadata."""
     params, blend = params or TrainParams(), blend or Blend()
     started, now = time.perf_counter(), datetime.now(UTC)
-    version = new_version(now)
     items = stores.catalog.active_items()
     snapshot = read_log(stores.log, stores.feedback)
     read_seconds = time.perf_counter() - started
     if not items or not snapshot.pairs:
         raise RefreshError(f"nothing to train on: {len(items)} active items, {snapshot.events} events")
+    steps = {"read_seconds": round(read_seconds, 3)}
+    clock = time.perf_counter()
     model = fit(TrainingData(items, snapshot.pairs, snapshot.histories, snapshot.events), params, blend)
+    steps["fit_seconds"], clock = round(time.perf_counter() - clock, 3), time.perf_counter()
+    algorithm = ALGORITHMS[model.stats["models"]]
+    version = new_version(algorithm, now)
     profiles = _profiles(snapshot)
     position = {item_id: n for n, item_id in enumerate(model.item_ids)}
     users = sorted(profiles)
@@ -209,12 +234,13 @@ def refresh(
         or [np.zeros(model.Q.shape[1], dtype=np.float32)]
     )
     index, report = faiss_index.build(model.Q, queries, exact_below=exact_below)
+    steps["index_seconds"], clock = round(time.perf_counter() - clock, 3), time.perf_counter()
     logger.info("index built", extra=report.as_dict())
     if report.recall_at_50 < MIN_RECALL:
         raise RefreshError(f"index recall@50 {report.recall_at_50:.3f} is below {MIN_RECALL}: not published")
     metadata: dict[str, Any] = {
         "model_version": version,
-        "algorithm": ALGORITHM,
+        "algorithm": algorithm,
         "trained_at": now.isoformat(),
         "parameters": params.as_dict(),
         "blend": blend.as_dict(),
@@ -224,17 +250,11 @@ def refresh(
         "eval": None,  # `make eval` writes <version>/eval.json beside the version it measured
     }
     bundle = ModelBundle.from_trained(version, model, index, metadata)
-    rows = _precompute(bundle, profiles, blend, PRECOMPUTED_PER_USER, now.timestamp())
-    metadata["timings"] = {
-        "read_seconds": round(read_seconds, 3),
-        "total_seconds_before_publish": round(time.perf_counter() - started, 3),
-    }
+    rows, history_vectors = _precompute(bundle, profiles, blend, PRECOMPUTED_PER_USER, now.timestamp())
+    steps["precompute_seconds"] = round(time.perf_counter() - clock, 3)
+    metadata["timings"] = {**steps, "total_seconds_before_publish": round(time.perf_counter() - started, 3)}
     for name, data in bundle.to_files().items():
         stores.artifacts.put(version, name, data)
-    history_vectors = {
-        user_id: user_terms(position, profile, blend)["similar_items"].vector(model.P).tobytes()
-        for user_id, profile in profiles.items()
-    }
     stores.features.put_user_embeddings(history_vectors, version, now.isoformat())
     stores.precomputed.replace("homepage", rows, now, now + precomputed_ttl)
     stores.artifacts.mark_latest(version)
