@@ -102,4 +102,4 @@ chaos: up ## kill Redis, Cassandra, the AWS emulator and a consumer under traffi
 
 bench: up ## every path side by side: endpoints cold/warm/keep-alive/8 clients, effect, refresh, ingest (JSON last)
 	$(PY) bench/local_runtime.py
-	$(PY) -m bench
+	$(PY) -m bench $(if $(SCALE),--scale $(SCALE))

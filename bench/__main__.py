@@ -1,6 +1,7 @@
 """`make bench`: every path of the service measured side by side in one run, as a client sees it.
 
     make bench                 # the seeded stack (MovieLens-100k: 1,682 items), as `make up` left it
+    make bench SCALE=100k      # a synthetic 100,000 items and 1,000,000 interactions (bench/scale.py)
 
 For each read endpoint, through a runtime of its own that serves the API only (the served
 runtime keeps consuming the stream): cold start (a new execution environment, model load
@@ -18,34 +19,59 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
-from bench import effect, endpoints, ingest
+from bench import effect, endpoints, ingest, synthetic
 from bench.endpoints import Endpoint
-from localcloud.settings import HOST, SERVED_STACK
+from bench.scale import load as load_scale
+from localcloud.settings import HOST, SCALE_STACK, SERVED_STACK, Stack
 from localcloud.stack import LocalCloud
+from recsys.config import Settings
 
 RUNS, CLIENTS, SECONDS, COLD_ROUNDS, EFFECT_TRIALS = 200, 8, 5.0, 3, 40
 
-SEEDED = [  # MovieLens-100k: user_1..user_943, movie_1..movie_1682
-    Endpoint("floor", "GetItemFunction", lambda n: f"/v1/items/movie_{1 + n % 1682}"),
-    Endpoint(
-        "recs",
-        "GetRecommendationsFunction",
-        lambda n: f"/v1/recommendations?user_id=user_{1 + n % 943}&limit=20",
-    ),
-    Endpoint(
-        "similar", "GetSimilarItemsFunction", lambda n: f"/v1/items/movie_{1 + n % 1682}/similar?limit=10"
-    ),
-    Endpoint(
-        "explain",
-        "ExplainRecommendationFunction",
-        lambda n: f"/v1/recommendations/movie_{1 + (n * 7) % 1682}/explain?user_id=user_{1 + n % 943}",
-    ),
-]
+
+def paths(user: str, users: range, item: str, items: range) -> list[Endpoint]:
+    """The endpoints measured, over the stack's users and items."""
+
+    def u(n: int) -> str:
+        return f"{user}{users[n % len(users)]}"
+
+    def i(n: int) -> str:
+        return f"{item}{items[n % len(items)]}"
+
+    return [
+        Endpoint("floor", "GetItemFunction", lambda n: f"/v1/items/{i(n)}"),
+        Endpoint(
+            "recs", "GetRecommendationsFunction", lambda n: f"/v1/recommendations?user_id={u(n)}&limit=20"
+        ),
+        Endpoint("similar", "GetSimilarItemsFunction", lambda n: f"/v1/items/{i(n)}/similar?limit=10"),
+        Endpoint(
+            "explain",
+            "ExplainRecommendationFunction",
+            lambda n: f"/v1/recommendations/{i(7 * n)}/explain?user_id={u(n)}",
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    stack: Stack
+    runtime: str  # its name for serve_stack
+    items: int
+    endpoints: list[Endpoint]
+
+
+SEEDED = Scale(
+    "seeded", SERVED_STACK, "served", 1682, paths("user_", range(1, 944), "movie_", range(1, 1683))
+)
 TITLES = {
     "floor": "GET /v1/items/{id} (floor)",
     "recs": "GET /v1/recommendations?limit=20",
@@ -54,12 +80,18 @@ TITLES = {
 }
 
 
-def cold_starts(cloud: LocalCloud, key: str, rounds: int) -> dict[str, float]:
-    """Each endpoint's first request to a runtime that has just started: a new environment."""
-    samples: dict[str, list[float]] = {e.name: [] for e in SEEDED}
+def cold_starts(cloud: LocalCloud, scale: Scale, key: str, rounds: int) -> dict[str, float]:
+    """Each endpoint's first request to a runtime that has just started: a new environment, which
+    loads the model from S3 (the files this machine's environments keep in /tmp are deleted first,
+    as a new Lambda environment has none)."""
+    version = cloud.latest_model(cloud.deploy(scale.stack))
+    samples: dict[str, list[float]] = {e.name: [] for e in scale.endpoints}
     for round_ in range(rounds):
-        with cloud.serve_stack("served", cloud.layout.log("bench-runtime"), api_only=True) as (port, _):
-            for endpoint in SEEDED:
+        shutil.rmtree(
+            Path(Settings.model_fields["model_cache_dir"].default) / str(version), ignore_errors=True
+        )
+        with cloud.serve_stack(scale.runtime, cloud.layout.log("bench-runtime"), api_only=True) as (port, _):
+            for endpoint in scale.endpoints:
                 samples[endpoint.name].append(
                     endpoints.fresh(f"http://{HOST}:{port}", endpoint.path(round_), key).ms
                 )
@@ -132,27 +164,13 @@ def goals(f: dict[str, float]) -> list[tuple[str, str, bool]]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument(
-        "--skip-ingest", action="store_true", help="leave out bench/ingest.py (about 3 minutes)"
-    )
-    args = parser.parse_args(argv)
-    cloud = LocalCloud()
-    if cloud.stores_down():
-        print("error: the local cloud is not up: run `make up` first", file=sys.stderr)
-        return 2
-    if cloud.latest_model(cloud.deploy(SERVED_STACK)) is None:
-        print("error: the served stack has no model: `make up` seeds and trains it", file=sys.stderr)
-        return 2
-    key = cloud.create_api_key("enterprise", ["read", "write"], "bench")
-    figures: dict[str, float] = {"items": 1682.0}
-    started = time.perf_counter()
-
-    cold = cold_starts(cloud, key, COLD_ROUNDS)
+def measure(cloud: LocalCloud, scale: Scale, key: str, figures: dict[str, float]) -> None:
+    """Every endpoint, event to effect and a refresh, on a stack whose model is trained and whose
+    stream a runtime consumes."""
+    cold = cold_starts(cloud, scale, key, COLD_ROUNDS)
     figures["cold_start_ms"] = cold["recs"]
-    with cloud.serve_stack("served", cloud.layout.log("bench-runtime"), api_only=True) as (port, invoke_port):
-        for endpoint in SEEDED:
+    with cloud.serve_stack(scale.runtime, cloud.layout.log("bench-runtime"), api_only=True) as (port, invoke):
+        for endpoint in scale.endpoints:
             measured = endpoints.measure(HOST, port, key, endpoint, RUNS, CLIENTS, SECONDS)
             measured["cold_ms"] = cold[endpoint.name]
             for name, value in measured.items():
@@ -163,15 +181,57 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     figures[f"{endpoint.name}_{name}"] = value
         figures.update(effect.event_to_effect(HOST, port, key, EFFECT_TRIALS))
-        figures.update(refresh_figures(cloud, invoke_port))
+        if scale is SEEDED:  # at scale, the measured refresh is the one that trained the model
+            figures.update(refresh_figures(cloud, invoke))
     figures["rps_8"] = figures["recs_rps_8"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", choices=["seeded", "100k"], default="seeded")
+    parser.add_argument(
+        "--skip-ingest", action="store_true", help="leave out bench/ingest.py (about 3 minutes)"
+    )
+    args = parser.parse_args(argv)
+    cloud = LocalCloud()
+    if cloud.stores_down():
+        print("error: the local cloud is not up: run `make up` first", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    if args.scale == "seeded":
+        scale = SEEDED
+        if cloud.latest_model(cloud.deploy(SERVED_STACK)) is None:
+            print("error: the served stack has no model: `make up` seeds and trains it", file=sys.stderr)
+            return 2
+        key = cloud.create_api_key("enterprise", ["read", "write"], "bench")
+        figures: dict[str, float] = {"items": float(scale.items)}
+        measure(cloud, scale, key, figures)
+    else:
+        world = synthetic.generate()
+        users = int(world.users.max()) + 1
+        scale = Scale(
+            "100k",
+            SCALE_STACK,
+            "scale",
+            len(world.items),
+            paths("u_", range(users), "item_", range(len(world.items))),
+        )
+        cloud.deploy(SCALE_STACK, fresh=True)
+        key = cloud.create_api_key("enterprise", ["read", "write"], "bench", stack=SCALE_STACK)
+        figures = {"items": float(scale.items), "interactions": float(len(world.users))}
+        with cloud.serve_stack("scale", cloud.layout.log("scale-runtime")) as (port, invoke):
+            print(f"loading {len(world.items):,} items, {len(world.users):,} interactions", flush=True)
+            figures.update(load_scale(cloud, f"http://{HOST}:{port}", key, world))
+            print(f"  history imported in {figures['history_import_s']} s; training...", flush=True)
+            figures.update(refresh_figures(cloud, invoke))
+            measure(cloud, scale, key, figures)
     if not args.skip_ingest:
         figures.update(ingest.run(cloud))
 
-    print(f"\nmake bench, seeded stack (1,682 items), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"\nmake bench, {scale.name} ({scale.items:,} items), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"{'endpoint':<38} {'cold':>8} {'p50':>7} {'p99':>7} {'keep-alive p50':>15} {'p99':>7}", end="")
     print(f" {'handler p50':>12} {'rps @8':>8}")
-    for endpoint in SEEDED:
+    for endpoint in scale.endpoints:
         f, n = figures, endpoint.name
         row = f"{TITLES[n]:<38} {f[n + '_cold_ms']:>8.0f} {f[n + '_p50_ms']:>7.2f} {f[n + '_p99_ms']:>7.2f}"
         row += f" {f['keepalive_' + n + '_p50_ms']:>15.2f} {f['keepalive_' + n + '_p99_ms']:>7.2f}"
@@ -185,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         for goal, measured, met in goals(figures):
             print(f"  {goal:<44} {measured:<37} {'yes' if met else 'NO'}")
     print(f"(took {time.perf_counter() - started:.0f} s)")
-    print(json.dumps({"scale": "seeded", **figures}))
+    print(json.dumps({"scale": scale.name, **figures}))
     return 0
 
 

@@ -115,12 +115,15 @@ EVAL_STACK = Stack(name="recsys-eval", database="recsys_eval", keyspace="recsys_
 CHAOS_STACK = Stack(name="recsys-chaos", database="recsys_chaos", keyspace="recsys_chaos", redis_db=13)
 # `make bench` loads hundreds of thousands of events: on a stack of its own, never the served one.
 BENCH_STACK = Stack(name="recsys-bench", database="recsys_bench", keyspace="recsys_bench", redis_db=12)
+# `make bench SCALE=100k`: a synthetic catalog of 100,000 items and 1,000,000 interactions.
+SCALE_STACK = Stack(name="recsys-scale", database="recsys_scale", keyspace="recsys_scale", redis_db=10)
 STACKS = {
     "served": SERVED_STACK,
     "test": TEST_STACK,
     "eval": EVAL_STACK,
     "chaos": CHAOS_STACK,
     "bench": BENCH_STACK,
+    "scale": SCALE_STACK,
 }
 
 
