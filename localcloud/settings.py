@@ -94,7 +94,7 @@ class Stack:
             "CassandraKeyspace": self.keyspace,
             # a refresh is served within seconds locally (tests and `make refresh` wait for it)
             "ModelCheckSeconds": "2",
-            "CatalogCheckSeconds": "1",
+            "CacheCheckSeconds": "1",
         }
 
     def context(self, ports: Ports, layout: Layout) -> StackContext:

@@ -208,7 +208,12 @@ def test_an_experiment_routes_users_between_ranking_blends_and_the_response_says
     status, _, body = api.call("PUT", f"/v1/experiments/{experiment}", api.admin, {"variants": bad})
     assert status == 400 and "no_such_knob" in body["error"]["message"]
     assert api.call("PUT", f"/v1/experiments/{experiment}", api.admin, {"variants": variants})[0] == 200
+
+    def labelled(user: str) -> bool:  # the request path learns of an experiment within CacheCheckSeconds
+        return recommendations(api, user)["model_version"].partition("/")[2].startswith(experiment)
+
     try:
+        assert wait_for(lambda: labelled(f"scifi_fan_{tag}_0"), 10)
         seen = {}
         for u in range(USERS_PER_TASTE):
             user = f"scifi_fan_{tag}_{u}"
@@ -225,3 +230,4 @@ def test_an_experiment_routes_users_between_ranking_blends_and_the_response_says
         variants = [{k: v for k, v in variant.items() if k != "blend"} for variant in variants]
         body = {"variants": variants, "is_active": False}
         assert api.call("PUT", f"/v1/experiments/{experiment}", api.admin, body)[0] == 200
+        assert wait_for(lambda: not labelled(f"scifi_fan_{tag}_0"), 10)  # no later test sees it

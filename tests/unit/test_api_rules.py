@@ -103,3 +103,23 @@ def test_an_event_the_stream_refused_releases_its_claim_and_is_reported_unpublis
     with pytest.raises(NotPublishedError):
         accept(EVENT, Stream(fail="refused"), claims)
     assert claims.released == ["e1"] and claims.settled == []
+
+
+def test_the_active_experiment_is_asked_for_once_per_check_interval():
+    from recsys.stores.experiments import CachedExperiments
+
+    asked: list[int] = []
+    answers = [("exp_a", [{"name": "a"}]), None]
+
+    class Store:
+        def active_ranking(self):
+            asked.append(1)
+            return answers[min(len(asked) - 1, 1)]
+
+    now = [0.0]
+    cached = CachedExperiments(Store, 5.0, clock=lambda: now[0])
+    assert cached.active_ranking() == ("exp_a", [{"name": "a"}])
+    now[0] = 4.9
+    assert cached.active_ranking() == ("exp_a", [{"name": "a"}]) and len(asked) == 1
+    now[0] = 5.0
+    assert cached.active_ranking() is None and len(asked) == 2  # stopped: served so from now on

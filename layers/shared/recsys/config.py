@@ -37,8 +37,8 @@ class Settings(BaseModel):
     failure_queue_url: str | None = Field(default=None, alias="FAILURE_QUEUE_URL")
     # How often an execution environment looks for a newer model version in S3 (latest.json).
     model_check_seconds: float = Field(default=30.0, alias="MODEL_CHECK_SECONDS", ge=0)
-    # How often the request path asks PostgreSQL which items changed since (CachedCatalog).
-    catalog_check_seconds: float = Field(default=5.0, alias="CATALOG_CHECK_SECONDS", ge=0)
+    # How often the request path asks PostgreSQL whether the items and experiments it keeps changed.
+    cache_check_seconds: float = Field(default=5.0, alias="CACHE_CHECK_SECONDS", ge=0)
     model_cache_dir: str = Field(default="/tmp/recsys-model", alias="MODEL_CACHE_DIR")  # noqa: S108
 
     @field_validator("cassandra_contact_points", mode="before")

@@ -94,8 +94,15 @@ def _spend(subject: str, limit: int) -> Budget:
         return RateLimiter.unmetered(limit)
 
 
+# No route reads a GET's body: it is neither read nor checked (reading it cost a read path
+# a tenth of its time in the handler).
+_WITHOUT_BODY = frozenset({"GET", "HEAD"})
+
+
 async def _refuse_oversized_bodies(request: Request) -> None:
     """Bodies over MAX_BODY_BYTES are refused before anything reads them into a store."""
+    if request.method in _WITHOUT_BODY:
+        return
     declared = request.headers.get("content-length", "")
     size = int(declared) if declared.isdigit() else len(await request.body())
     if size > MAX_BODY_BYTES:
@@ -107,10 +114,12 @@ async def _refuse_oversized_bodies(request: Request) -> None:
 
 async def _refuse_nul_characters(request: Request) -> None:
     """NUL is valid JSON ("\\u0000") but no text column can hold it: refuse it up front."""
-    if "%00" in request.url.query or "\x00" in request.url.path:
+    if b"%00" in request.scope.get("query_string", b"") or "\x00" in request.scope["path"]:
         raise errors.InvalidInput(
             "NUL characters are not allowed", {"field": "query", "reason": "contains NUL"}
         )
+    if request.method in _WITHOUT_BODY:
+        return
     body = await request.body()
     if b"\x00" in body or b"\\u0000" in body:
         raise errors.InvalidInput(

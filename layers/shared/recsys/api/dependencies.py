@@ -1,4 +1,5 @@
-"""The stores an endpoint uses, built on first use from the function's settings and then reused.
+"""The stores an endpoint uses, built on first use from the function's settings and then reused
+(a PostgreSQL store for as long as its connection lives: a broken one is replaced, and so is it).
 
 Each store's module (and so its driver) is imported only when an endpoint first asks for it:
 a function that never touches Cassandra or Kinesis never pays for importing their clients.
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from recsys.engine.serving import ModelSource
     from recsys.stores.api_keys import PostgresApiKeyStore
     from recsys.stores.catalog import CachedCatalog, PostgresCatalog
-    from recsys.stores.experiments import PostgresExperimentStore
+    from recsys.stores.experiments import CachedExperiments, PostgresExperimentStore
     from recsys.stores.failure_queue import SqsFailureQueue
     from recsys.stores.feature_store import RedisFeatureStore
     from recsys.stores.feedback import PostgresFeedbackStore
@@ -36,10 +37,15 @@ def api_keys() -> PostgresApiKeyStore:
     return PostgresApiKeyStore(postgres_connection(get_settings()))
 
 
-def catalog() -> PostgresCatalog:
+@cache
+def _catalog(connection_id: int) -> PostgresCatalog:
     from recsys.stores.catalog import PostgresCatalog
 
     return PostgresCatalog(postgres_connection(get_settings()))
+
+
+def catalog() -> PostgresCatalog:
+    return _catalog(id(postgres_connection(get_settings())))
 
 
 @cache
@@ -47,19 +53,29 @@ def cached_catalog() -> CachedCatalog:
     """The catalog as the request path reads it, kept in this environment's memory."""
     from recsys.stores.catalog import CachedCatalog
 
-    return CachedCatalog(catalog, get_settings().catalog_check_seconds)
+    return CachedCatalog(catalog, get_settings().cache_check_seconds)
 
 
-def feedback_store() -> PostgresFeedbackStore:
+@cache
+def _feedback_store(connection_id: int) -> PostgresFeedbackStore:
     from recsys.stores.feedback import PostgresFeedbackStore
 
     return PostgresFeedbackStore(postgres_connection(get_settings()))
 
 
-def preference_store() -> PostgresPreferenceStore:
+def feedback_store() -> PostgresFeedbackStore:
+    return _feedback_store(id(postgres_connection(get_settings())))
+
+
+@cache
+def _preference_store(connection_id: int) -> PostgresPreferenceStore:
     from recsys.stores.preferences import PostgresPreferenceStore
 
     return PostgresPreferenceStore(postgres_connection(get_settings()))
+
+
+def preference_store() -> PostgresPreferenceStore:
+    return _preference_store(id(postgres_connection(get_settings())))
 
 
 def item_feature_store() -> PostgresItemFeatureStore:
@@ -68,6 +84,7 @@ def item_feature_store() -> PostgresItemFeatureStore:
     return PostgresItemFeatureStore(postgres_connection(get_settings()))
 
 
+@cache
 def feature_store() -> RedisFeatureStore:
     from recsys.stores.feature_store import RedisFeatureStore
 
@@ -113,10 +130,15 @@ def import_files() -> S3ImportFiles:
     return S3ImportFiles(aws_client("s3"), get_settings().interaction_import_bucket)
 
 
-def precomputed_store() -> PostgresPrecomputedStore:
+@cache
+def _precomputed_store(connection_id: int) -> PostgresPrecomputedStore:
     from recsys.stores.precomputed import PostgresPrecomputedStore
 
     return PostgresPrecomputedStore(postgres_connection(get_settings()))
+
+
+def precomputed_store() -> PostgresPrecomputedStore:
+    return _precomputed_store(id(postgres_connection(get_settings())))
 
 
 def index_artifacts() -> S3IndexArtifacts:
@@ -136,10 +158,23 @@ def model_source() -> ModelSource:
     return ModelSource(index_artifacts(), Path(settings.model_cache_dir), settings.model_check_seconds)
 
 
-def experiment_store() -> PostgresExperimentStore:
+@cache
+def _experiment_store(connection_id: int) -> PostgresExperimentStore:
     from recsys.stores.experiments import PostgresExperimentStore
 
     return PostgresExperimentStore(postgres_connection(get_settings()))
+
+
+def experiment_store() -> PostgresExperimentStore:
+    return _experiment_store(id(postgres_connection(get_settings())))
+
+
+@cache
+def cached_experiments() -> CachedExperiments:
+    """The active ranking experiment as the request path reads it, kept in this environment."""
+    from recsys.stores.experiments import CachedExperiments
+
+    return CachedExperiments(experiment_store, get_settings().cache_check_seconds)
 
 
 def failure_queue() -> SqsFailureQueue | None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from recsys.logic.recommend import Variant
-    from recsys.stores.experiments import PostgresExperimentStore
+    from recsys.stores.experiments import RankingExperiments
 
 ASSIGNMENT_TTL = 86400
 
@@ -43,7 +43,7 @@ def assign(
     return {**(json.loads(stored) if stored else fresh), "new": False}
 
 
-def ranking_variant(store: PostgresExperimentStore, user_id: str) -> Variant | None:
+def ranking_variant(store: RankingExperiments, user_id: str) -> Variant | None:
     """The ranking blend this user gets from the active ranking experiment (the same consistent
     hashing as an assignment, so the assignment endpoint and the served variant agree)."""
     from recsys.logic.recommend import Variant

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from psycopg.types.json import Jsonb
 
 if TYPE_CHECKING:
     import psycopg
+
+
+class RankingExperiments(Protocol):
+    def active_ranking(self) -> tuple[str, list[dict[str, Any]]] | None: ...
 
 
 class PostgresExperimentStore:
@@ -36,3 +42,24 @@ class PostgresExperimentStore:
             " ORDER BY created_at DESC, experiment_id LIMIT 1"
         ).fetchone()
         return (str(row[0]), list(row[1])) if row else None
+
+
+class CachedExperiments:
+    """The active ranking experiment as the request path reads it: asked of PostgreSQL at most
+    every `check_seconds` (an experiment started, changed or stopped is served so within that
+    time), instead of on every request."""
+
+    def __init__(
+        self,
+        store: Callable[[], PostgresExperimentStore],
+        check_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store, self._check_seconds, self._clock = store, check_seconds, clock
+        self._active: tuple[str, list[dict[str, Any]]] | None = None
+        self._checked = float("-inf")
+
+    def active_ranking(self) -> tuple[str, list[dict[str, Any]]] | None:
+        if self._clock() - self._checked >= self._check_seconds:
+            self._active, self._checked = self._store().active_ranking(), self._clock()
+        return self._active

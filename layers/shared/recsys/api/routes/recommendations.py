@@ -63,7 +63,7 @@ async def get_recommendations(
         context=context,
         session_id=x_session_id,
         device_type=x_device_type,
-        variant=ranking_variant(deps.experiment_store(), user_id),
+        variant=ranking_variant(deps.cached_experiments(), user_id),
     )
     answer = model.recommend(stores(), user_id, limit, chosen, set(exclude), ranking)
     results = answer.recommendations
@@ -102,7 +102,7 @@ async def explain_recommendation(
     item_id: Annotated[str, Path(pattern=ID_PATTERN)],
     user_id: Annotated[str, Query(pattern=ID_PATTERN)],
 ) -> ExplanationResponse:
-    ranking = model.RankingRequest(variant=ranking_variant(deps.experiment_store(), user_id))
+    ranking = model.RankingRequest(variant=ranking_variant(deps.cached_experiments(), user_id))
     explanation, version = model.explain(stores(), user_id, item_id, ranking)
     return ExplanationResponse(
         item_id=item_id,
