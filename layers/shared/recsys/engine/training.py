@@ -15,10 +15,11 @@ and Q = I. Above it, Q spans the `rank` directions that carry most of the score 
 queries (the training users' own vectors at several points of their histories), and P = [B; T]·Q.
 
 EASE's cost is cubic in the number of items, so above `max_items` both models are low-rank
-instead (fit_low_rank): the items' factors V of the users × items matrix, by randomized SVD
-(PureSVD: B ≈ V Vᵀ), and the next-item model in V's space (T ≈ V M Vᵀ, M the ridge map from the
-decayed vector of the previous items to the next item); so P = [V; V M]·α and Q = V, with the
-scale α of these scores against popularity chosen on held-out last events of sampled users.
+instead: the items' factors V of the users × items matrix by randomized SVD (item_factors;
+PureSVD: B ≈ V Vᵀ), and the next-item model in V's space (sequence_map: T ≈ V M Vᵀ, M the ridge
+map from the decayed vector of the previous items to the next item); so P = [V; V M]·α and
+Q = V, with the scale α of these scores against popularity chosen on held-out last events of
+sampled users (choose_scale).
 """
 
 from __future__ import annotations
@@ -35,7 +36,15 @@ import numpy.typing as npt
 
 from recsys.domain import Item
 from recsys.engine.blend import Blend
-from recsys.engine.model import Action, Matrix, UserProfile, Vector, popularity_feature, user_terms
+from recsys.engine.model import (
+    Action,
+    Matrix,
+    UserProfile,
+    Vector,
+    popularity_feature,
+    query_vector,
+    user_terms,
+)
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 
@@ -367,12 +376,9 @@ def choose_scale(
         for history in chunk:
             rest = history[1:]
             weights = {a.item_id: -1.0 if a.disliked else 1.0 for a in reversed(rest)}
-            terms = user_terms(position, UserProfile(weights=weights, recent=rest), blend)
-            query = np.zeros(P.shape[1], dtype=np.float32)
-            for term in terms.values():
-                if len(term.positions):
-                    query += term.coefficients @ P[term.positions]
-            queries.append(query)
+            queries.append(
+                query_vector(P, user_terms(position, UserProfile(weights=weights, recent=rest), blend))
+            )
             seen.append([position[a.item_id] for a in rest if a.item_id in position])
             targets.append(position[history[0].item_id])
         collaborative = np.stack(queries) @ Q.T  # users × items
@@ -384,9 +390,8 @@ def choose_scale(
                 scores[row, consumed] = -np.inf
                 hits[g] += int((scores[row] > scores[row, target]).sum() < 20)
     best = int(np.argmax(hits))  # the first of equals: the smallest scale
-    return params.scale_grid[best], {
-        str(a): round(h / len(sample), 4) for a, h in zip(params.scale_grid, hits, strict=True)
-    }
+    rates = {str(a): round(float(h) / len(sample), 4) for a, h in zip(params.scale_grid, hits, strict=True)}
+    return params.scale_grid[best], rates
 
 
 def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
