@@ -53,6 +53,15 @@ def shares(parts: Mapping[str, float]) -> list[tuple[str, float]]:
     return sorted(((n, v / denominator) for n, v in present.items()), key=lambda entry: -entry[1])
 
 
+def primary_types(parts: np.ndarray) -> list[str]:
+    """For each column of factor parts (rows in FACTORS order), the explanation type of its
+    largest non-zero part: the first of `shares`, for many candidates at once."""
+    present = np.where(np.abs(parts) > 1e-9, parts, -np.inf)
+    largest = np.argmax(present, axis=0)
+    found = np.isfinite(present[largest, np.arange(present.shape[1])])
+    return [TYPES[FACTORS[f]] if ok else "popularity" for f, ok in zip(largest.tolist(), found, strict=True)]
+
+
 def contributing_items(
     bundle: ModelBundle,
     terms: Mapping[str, Term],

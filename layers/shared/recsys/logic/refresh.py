@@ -24,7 +24,7 @@ from recsys.engine.blend import Blend
 from recsys.engine.bundle import ModelBundle
 from recsys.engine.model import Action, UserProfile, query_vector, score, user_terms
 from recsys.engine.training import TrainedModel, TrainingData, TrainParams, fit
-from recsys.logic.explanations import TYPES
+from recsys.logic.explanations import primary_types
 from recsys.observability import logger
 from recsys.stores.precomputed import PrecomputedRow
 
@@ -157,50 +157,34 @@ def _precompute(
 ) -> tuple[list[PrecomputedRow], dict[str, bytes]]:
     """Each user's top `per_user` (what serving would rank without their live history or a
     session), and each user's history vector (the spec's user embedding), a few hundred users at
-    a time: the index is asked for all of them at once, and each candidate's factors are the
-    parts of its score, as serving computes them."""
-    from recsys.engine.model import FACTORS
-
-    item_part = blend.popularity_weight * bundle.popularity.astype(np.float64)
-    fresh = np.zeros(len(bundle.item_ids))
-    if blend.freshness_weight:
-        age_days = np.maximum(now - bundle.created, 0.0) / 86400.0
-        fresh = blend.freshness_weight * np.exp(-age_days / blend.freshness_days)
+    a time: the index is asked for all of them at once, and each candidate is scored as serving
+    scores it."""
     rows: list[PrecomputedRow] = []
     embeddings: dict[str, bytes] = {}
-    d = bundle.Q.shape[1]
     users = sorted(profiles, key=lambda u: len(profiles[u].weights))  # alike in how many they consumed
     for start in range(0, len(users), 256):
         chunk = users[start : start + 256]
-        vectors = np.zeros((len(chunk), 3, d), dtype=np.float32)
-        consumed: list[set[int]] = []
-        for j, user_id in enumerate(chunk):
-            profile = profiles[user_id]
-            terms = user_terms(bundle.position, profile, blend)
-            for f, name in enumerate(FACTORS[:3]):
-                if len(terms[name].positions):
-                    vectors[j, f] = terms[name].vector(bundle.P)
-            embeddings[user_id] = vectors[j, 0].tobytes()
-            consumed.append({bundle.position[i] for i in profile.weights if i in bundle.position})
-        queries = vectors.sum(axis=1)
+        terms = [user_terms(bundle.position, profiles[user_id], blend) for user_id in chunk]
+        queries = np.stack([query_vector(bundle.P, t) for t in terms])
+        consumed = [{bundle.position[i] for i in profiles[u].weights if i in bundle.position} for u in chunk]
         k = min(len(bundle.item_ids), per_user + max(len(c) for c in consumed))
         _, found = faiss_index.search(bundle.index, queries, k)
         for j, user_id in enumerate(chunk):
+            embeddings[user_id] = terms[j]["similar_items"].vector(bundle.P).tobytes()
             if not queries[j].any():
                 continue
             candidates = np.asarray([p for p in found[j] if p >= 0 and p not in consumed[j]], dtype=np.int64)
             if not len(candidates):
                 continue
-            parts = np.zeros((len(FACTORS), len(candidates)))
-            parts[:3] = vectors[j] @ bundle.Q[candidates].T
-            parts[3], parts[5] = item_part[candidates], fresh[candidates]  # no favourites offline
-            total = parts.sum(axis=0)
-            present = np.where(np.abs(parts) > 1e-9, parts, -np.inf)  # the largest part is the kind
-            for rank, c in enumerate(np.argsort(-total, kind="stable")[:per_user], start=1):
-                largest = int(np.argmax(present[:, c]))
-                kind = TYPES[FACTORS[largest]] if np.isfinite(present[largest, c]) else "popularity"
+            scored = score(bundle, terms[j], frozenset(), blend, candidates, now)  # no favourites offline
+            order = np.argsort(-scored.total, kind="stable")[:per_user]
+            for rank, (c, kind) in enumerate(
+                zip(order, primary_types(scored.parts[:, order]), strict=True), 1
+            ):
                 item_id = bundle.item_ids[int(candidates[c])]
-                rows.append(PrecomputedRow(user_id, item_id, rank, float(total[c]), kind, bundle.version))
+                rows.append(
+                    PrecomputedRow(user_id, item_id, rank, float(scored.total[c]), kind, bundle.version)
+                )
     return rows, embeddings
 
 
