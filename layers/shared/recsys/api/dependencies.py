@@ -7,6 +7,8 @@ a function that never touches Cassandra or Kinesis never pays for importing thei
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -14,6 +16,8 @@ from recsys.config import get_settings
 from recsys.connections import aws_client, cassandra_session, postgres_connection, redis_client
 
 if TYPE_CHECKING:
+    import psycopg
+
     from recsys.api.rate_limit import RateLimiter
     from recsys.engine.serving import ModelSource
     from recsys.stores.api_keys import PostgresApiKeyStore
@@ -31,21 +35,34 @@ if TYPE_CHECKING:
     from recsys.stores.preferences import PostgresPreferenceStore
 
 
+def per_connection[S](build: Callable[[psycopg.Connection], S]) -> Callable[[], S]:
+    """A PostgreSQL store built once per connection: reused while the connection lives, built
+    again on the one that replaces it."""
+    built: dict[int, tuple[psycopg.Connection, S]] = {}
+
+    @functools.wraps(build)
+    def store() -> S:
+        conn = postgres_connection(get_settings())
+        kept = built.get(id(conn))
+        if kept is None or kept[0] is not conn:
+            built.clear()  # the connection was replaced: what was built on the old one goes
+            kept = built[id(conn)] = (conn, build(conn))
+        return kept[1]
+
+    return store
+
+
 def api_keys() -> PostgresApiKeyStore:
     from recsys.stores.api_keys import PostgresApiKeyStore
 
     return PostgresApiKeyStore(postgres_connection(get_settings()))
 
 
-@cache
-def _catalog(connection_id: int) -> PostgresCatalog:
+@per_connection
+def catalog(conn: psycopg.Connection) -> PostgresCatalog:
     from recsys.stores.catalog import PostgresCatalog
 
-    return PostgresCatalog(postgres_connection(get_settings()))
-
-
-def catalog() -> PostgresCatalog:
-    return _catalog(id(postgres_connection(get_settings())))
+    return PostgresCatalog(conn)
 
 
 @cache
@@ -56,26 +73,18 @@ def cached_catalog() -> CachedCatalog:
     return CachedCatalog(catalog, get_settings().cache_check_seconds)
 
 
-@cache
-def _feedback_store(connection_id: int) -> PostgresFeedbackStore:
+@per_connection
+def feedback_store(conn: psycopg.Connection) -> PostgresFeedbackStore:
     from recsys.stores.feedback import PostgresFeedbackStore
 
-    return PostgresFeedbackStore(postgres_connection(get_settings()))
+    return PostgresFeedbackStore(conn)
 
 
-def feedback_store() -> PostgresFeedbackStore:
-    return _feedback_store(id(postgres_connection(get_settings())))
-
-
-@cache
-def _preference_store(connection_id: int) -> PostgresPreferenceStore:
+@per_connection
+def preference_store(conn: psycopg.Connection) -> PostgresPreferenceStore:
     from recsys.stores.preferences import PostgresPreferenceStore
 
-    return PostgresPreferenceStore(postgres_connection(get_settings()))
-
-
-def preference_store() -> PostgresPreferenceStore:
-    return _preference_store(id(postgres_connection(get_settings())))
+    return PostgresPreferenceStore(conn)
 
 
 def item_feature_store() -> PostgresItemFeatureStore:
@@ -130,15 +139,11 @@ def import_files() -> S3ImportFiles:
     return S3ImportFiles(aws_client("s3"), get_settings().interaction_import_bucket)
 
 
-@cache
-def _precomputed_store(connection_id: int) -> PostgresPrecomputedStore:
+@per_connection
+def precomputed_store(conn: psycopg.Connection) -> PostgresPrecomputedStore:
     from recsys.stores.precomputed import PostgresPrecomputedStore
 
-    return PostgresPrecomputedStore(postgres_connection(get_settings()))
-
-
-def precomputed_store() -> PostgresPrecomputedStore:
-    return _precomputed_store(id(postgres_connection(get_settings())))
+    return PostgresPrecomputedStore(conn)
 
 
 def index_artifacts() -> S3IndexArtifacts:
@@ -158,15 +163,11 @@ def model_source() -> ModelSource:
     return ModelSource(index_artifacts(), Path(settings.model_cache_dir), settings.model_check_seconds)
 
 
-@cache
-def _experiment_store(connection_id: int) -> PostgresExperimentStore:
+@per_connection
+def experiment_store(conn: psycopg.Connection) -> PostgresExperimentStore:
     from recsys.stores.experiments import PostgresExperimentStore
 
-    return PostgresExperimentStore(postgres_connection(get_settings()))
-
-
-def experiment_store() -> PostgresExperimentStore:
-    return _experiment_store(id(postgres_connection(get_settings())))
+    return PostgresExperimentStore(conn)
 
 
 @cache
