@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 
+from bench.ingest import _request
 from bench.synthetic import World
 from localcloud.services.postgres import SUPERUSER
 from localcloud.settings import HOST, SCALE_STACK
@@ -20,14 +21,8 @@ from localcloud.stack import LocalCloud
 
 
 def _call(url: str, key: str, method: str = "GET", body: dict[str, Any] | None = None) -> dict[str, Any]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as reply:
-        return dict(json.loads(reply.read()))
+    _, reply = _request(url, key, method, json.dumps(body).encode() if body is not None else None)
+    return dict(json.loads(reply))
 
 
 def load(cloud: LocalCloud, base: str, key: str, world: World) -> dict[str, float]:

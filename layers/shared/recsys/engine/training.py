@@ -24,6 +24,7 @@ sampled users (choose_scale).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
@@ -293,9 +294,13 @@ class Interactions:
         """X · dense."""
         return _segment_sums(self.rows, self.cols, dense, self.shape[0])
 
+    @functools.cached_property
+    def _by_column(self) -> npt.NDArray[np.int64]:
+        return np.argsort(self.cols, kind="stable")
+
     def transpose_times(self, dense: Matrix) -> Matrix:
         """Xᵀ · dense."""
-        order = np.argsort(self.cols, kind="stable")
+        order = self._by_column  # sorted once: the SVD multiplies by Xᵀ several times
         return _segment_sums(self.cols[order], self.rows[order], dense, self.shape[1])
 
 
