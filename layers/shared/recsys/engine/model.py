@@ -73,8 +73,9 @@ class UserProfile:
 class Term:
     """One linear term of the user's vector: coefficients over rows of P. P has two blocks of one
     row per item: EASE's row (rows 0..n-1) and the next-item model's row (rows n..2n-1). A term
-    belongs to the one model it was made for: its rows of P are gathered once and kept (a request
-    used them for the query, the scores and each explanation: a copy of them each time)."""
+    belongs to the one model it was made for: its vector is kept, and so are its rows of P once an
+    explanation has gathered them (a request used them for the query, the scores and each
+    explanation: a copy of them each time)."""
 
     positions: npt.NDArray[np.int64]
     coefficients: Vector
@@ -88,8 +89,9 @@ class Term:
     def vector(self, P: Matrix) -> Vector:
         if len(self.positions) == 0:
             return np.zeros(P.shape[1], dtype=np.float32)
-        if "vector" not in self._kept:
-            self._kept["vector"] = np.asarray(self.coefficients @ self.rows(P), dtype=np.float32)
+        if "vector" not in self._kept:  # the rows are not kept for it: a refresh holds many terms at once
+            rows = self._kept["rows"] if "rows" in self._kept else P[self.positions]
+            self._kept["vector"] = np.asarray(self.coefficients @ rows, dtype=np.float32)
         return self._kept["vector"]
 
     def contributions(self, P: Matrix, Q: Matrix, candidates: npt.NDArray[np.int64]) -> Matrix:
