@@ -8,9 +8,10 @@ import os
 import pwd
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
-from localcloud.services.base import Service, ServiceError, apt_install, wait_until
+from localcloud.services.base import Service, ServiceError, apt_install, pid_alive, wait_until
 from localcloud.settings import HOST, Ports
 
 SUPERUSER = "recsys"
@@ -130,6 +131,7 @@ class Postgres(Service):
             raise ServiceError(f"initdb failed: {(result.stderr or result.stdout).strip().splitlines()[-1]}")
 
     def spawn(self) -> None:
+        launched_at = time.time()
         options = (
             f"-c listen_addresses={HOST} -c port={self.port} -c unix_socket_directories='' "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
@@ -154,14 +156,20 @@ class Postgres(Service):
         )
         if result.returncode != 0:
             raise ServiceError(f"pg_ctl start failed ({result.stderr.strip()}); see {self.log_file}")
-        # The postmaster writes its own pid file; mirror its first line into ours.
-        if not wait_until(self._mirror_pid, 10):
+        # The postmaster writes its own pid file; mirror its first line into ours. After a crash
+        # the old file is still there until the new postmaster replaces it: wait for the new one.
+        if not wait_until(lambda: self._mirror_pid(written_after=launched_at), 10):
             raise ServiceError(f"PostgreSQL wrote no postmaster.pid; see {self.log_file}")
 
-    def _mirror_pid(self) -> bool:
+    def _mirror_pid(self, written_after: float) -> bool:
+        postmaster = self.data_dir / "postmaster.pid"
         try:
-            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+            if postmaster.stat().st_mtime < written_after - 1:  # coarse file-system clocks
+                return False
+            pid = int(postmaster.read_text().split()[0])
         except (OSError, ValueError, IndexError):
+            return False
+        if not pid_alive(pid):
             return False
         self.write_pid(pid)
         return True
