@@ -119,7 +119,7 @@ def test_the_factors_are_the_score_exactly():
     assert np.allclose(bundle.Q @ query_vector(bundle.P, terms), scored.parts[:3].sum(axis=0), atol=1e-5)
     k = bundle.position[ROMANCE[1]]
     for f, name in enumerate(FACTORS[:3]):
-        per_row = terms[name].contributions(bundle.P, bundle.Q, np.asarray([k, 0]))
+        per_row = terms[name].contributions(bundle.P, bundle.vectors, np.asarray([k, 0]))
         assert len(per_row) and per_row[:, 0].sum() == pytest.approx(float(scored.parts[f, k]), abs=1e-5)
         assert per_row[:, 1].sum() == pytest.approx(float(scored.parts[f, 0]), abs=1e-5)
     assert set(terms["session"].positions.tolist()) == {bundle.position[ROMANCE[0]]}

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from recsys.engine import index as faiss_index
 from recsys.engine.blend import Blend
-from recsys.engine.model import Matrix, Vector
+from recsys.engine.model import ItemVectors, Matrix, Vector
 
 if TYPE_CHECKING:  # serving never imports the trainer
     from recsys.engine.training import TrainedModel
@@ -40,9 +40,11 @@ class ModelBundle:
     index: faiss.Index
     metadata: dict[str, Any]
     position: dict[str, int] = field(init=False)
+    vectors: ItemVectors = field(init=False)
 
     def __post_init__(self) -> None:
         self.position = {item_id: n for n, item_id in enumerate(self.item_ids)}
+        self.vectors = ItemVectors(self.Q)
         self._by_popularity = np.argsort(-self.popularity, kind="stable")
         self._category_order: dict[str | None, npt.NDArray[np.int64]] = {}
 
@@ -53,6 +55,19 @@ class ModelBundle:
                 order = np.asarray([p for p in order if self.categories[p] == category], dtype=np.int64)
             self._category_order[category] = order
         return self._category_order[category]
+
+    def search(self, queries: Matrix, k: int) -> tuple[Matrix, npt.NDArray[np.int64]]:
+        """The top k items of each query by inner product with Q (scores, positions; -1 where
+        fewer are found). With Q = I the exact answer is the query's own top k, taken directly;
+        otherwise the FAISS index answers."""
+        if not self.vectors.all_unit:
+            return faiss_index.search(self.index, queries, k)
+        k = min(k, len(self.item_ids))
+        scores = np.empty((len(queries), k), dtype=np.float32)
+        positions = np.empty((len(queries), k), dtype=np.int64)
+        for row, query in enumerate(np.asarray(queries, dtype=np.float32)):
+            scores[row], positions[row] = self.vectors.top(query, k)
+        return scores, positions
 
     def category_positions(self, category: str | None) -> list[int]:
         """Positions of a category's items (every item for None), most popular first."""

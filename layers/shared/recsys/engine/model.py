@@ -37,6 +37,57 @@ FACTORS = ("similar_items", "recent_activity", "session", "popularity", "categor
 DAY = 86400.0
 
 
+class ItemVectors:
+    """Q, with the rows that are unit vectors known. An exact model (up to `full_rank_max` items)
+    has Q = I on the items it was trained on, P holding their scores itself: for those, Q_j·v is
+    v_j and a product with Q is a gather (over 1,682 items, a product with the whole of Q was a
+    tenth of a recommendation's time in the handler, for the same numbers). Other rows (a
+    low-rank model's, or an item's mapped from its content) are multiplied as they are."""
+
+    def __init__(self, Q: Matrix) -> None:
+        self.Q = Q
+        n, d = Q.shape
+        unit = np.zeros(n, dtype=np.bool_)
+        if n == d:
+            unit = (np.diagonal(Q) == 1) & (np.count_nonzero(Q, axis=1) == 1)
+        self.unit = unit
+        self.all_unit = bool(unit.all()) and n > 0
+
+    def dot(self, candidates: npt.NDArray[np.int64], vector: Vector) -> Vector:
+        """Q[candidates] · vector."""
+        if self.all_unit:
+            return np.asarray(vector[candidates], dtype=np.float32)
+        unit = self.unit[candidates]
+        out = np.empty(len(candidates), dtype=np.float32)
+        out[unit] = vector[candidates[unit]]
+        out[~unit] = self.Q[candidates[~unit]] @ vector
+        return out
+
+    def gram(self, rows: Matrix, candidates: npt.NDArray[np.int64]) -> Matrix:
+        """rows · Q[candidates]ᵀ (rows × candidates)."""
+        if self.all_unit:
+            return np.asarray(rows[:, candidates], dtype=np.float32)
+        unit = self.unit[candidates]
+        out = np.empty((len(rows), len(candidates)), dtype=np.float32)
+        out[:, unit] = rows[:, candidates[unit]]
+        out[:, ~unit] = rows @ self.Q[candidates[~unit]].T
+        return out
+
+    def top(self, query: Vector, k: int) -> tuple[Vector, npt.NDArray[np.int64]]:
+        """The exact top k of Q·query, best first (ties: lower position first), when every row
+        is a unit vector: what an exact index would answer, without scanning Q."""
+        if not self.all_unit:
+            raise ValueError("an exact top k by gather needs Q = I")
+        k = min(k, len(query))
+        if k <= 0:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        kth = -np.partition(-query, k - 1)[k - 1]
+        above = np.flatnonzero(query > kth)
+        nearest = np.concatenate([above, np.flatnonzero(query == kth)[: k - len(above)]])
+        nearest = nearest[np.lexsort((nearest, -query[nearest]))]
+        return query[nearest].astype(np.float32), nearest.astype(np.int64)
+
+
 class ItemSide(Protocol):
     """The item half of a model: embeddings and the per-item features the score adds."""
 
@@ -44,6 +95,8 @@ class ItemSide(Protocol):
     def P(self) -> Matrix: ...  # 2 × items rows: EASE's block, then the next-item model's
     @property
     def Q(self) -> Matrix: ...
+    @property
+    def vectors(self) -> ItemVectors: ...  # Q, and which of its rows are unit vectors
     @property
     def popularity(self) -> Vector: ...  # log(1 + interactions)
     @property
@@ -94,9 +147,9 @@ class Term:
             self._kept["vector"] = np.asarray(self.coefficients @ rows, dtype=np.float32)
         return self._kept["vector"]
 
-    def contributions(self, P: Matrix, Q: Matrix, candidates: npt.NDArray[np.int64]) -> Matrix:
+    def contributions(self, P: Matrix, Q: ItemVectors, candidates: npt.NDArray[np.int64]) -> Matrix:
         """Each row's exact share of the term's score, for each candidate (rows × candidates)."""
-        return np.asarray(self.coefficients[:, None] * (self.rows(P) @ Q[candidates].T), dtype=np.float32)
+        return np.asarray(self.coefficients[:, None] * Q.gram(self.rows(P), candidates), dtype=np.float32)
 
 
 EMPTY = Term(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
@@ -172,12 +225,11 @@ def score(
     now: float,
 ) -> Scored:
     """Every term of the score for each candidate position; total is their sum, exactly."""
-    Qc = items.Q[candidates]
     parts = np.zeros((len(FACTORS), len(candidates)), dtype=np.float32)
     for f, name in enumerate(FACTORS[:3]):
         term = terms.get(name, EMPTY)
         if len(term.positions):
-            parts[f] = Qc @ term.vector(items.P)
+            parts[f] = items.vectors.dot(candidates, term.vector(items.P))
     parts[3] = blend.popularity_weight * items.popularity[candidates]
     if favourites and blend.favourite_weight:
         parts[4] = blend.favourite_weight * np.asarray(

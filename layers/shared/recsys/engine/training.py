@@ -39,6 +39,7 @@ from recsys.domain import Item
 from recsys.engine.blend import Blend
 from recsys.engine.model import (
     Action,
+    ItemVectors,
     Matrix,
     UserProfile,
     Vector,
@@ -98,6 +99,10 @@ class TrainedModel:
     created: Vector  # epoch seconds each item entered the catalog
     warm: npt.NDArray[np.bool_]  # items the embeddings were learned for (the rest: from content)
     stats: dict[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def vectors(self) -> ItemVectors:
+        return ItemVectors(self.Q)
 
 
 def content_tokens(item: Item) -> list[tuple[str, float]]:

@@ -74,20 +74,26 @@ def contributing_items(
     n = len(bundle.item_ids)
     wanted = np.asarray(candidates, dtype=np.int64)
     parts = [
-        (term.positions % n, term.contributions(bundle.P, bundle.Q, wanted))  # both blocks: one row per item
+        (term.positions, term.contributions(bundle.P, bundle.vectors, wanted))  # both blocks of P
         for name in factor_names
         if len((term := terms.get(name, EMPTY)).positions)
     ]
     if not parts or not len(wanted):
         return [[] for _ in candidates]
-    items, where = np.unique(np.concatenate([p for p, _ in parts]), return_inverse=True)
+    # an item has two rows of P (EASE's, the next-item model's): its shares are summed over both
+    items, where = np.unique(np.concatenate([p % n for p, _ in parts]), return_inverse=True)
     totals = np.zeros((len(items), len(wanted)), dtype=np.float64)
-    np.add.at(totals, where, np.concatenate([c for _, c in parts]))
-    named = []
-    for column in totals.T:
-        best = [k for k in np.argsort(-column, kind="stable")[:top] if column[k] > 0]
-        named.append([bundle.item_ids[int(items[k])] for k in best])
-    return named
+    start = 0
+    for positions, shares in parts:
+        rows = where[start : start + len(positions)]
+        start += len(positions)
+        for block in (positions < n, positions >= n):  # within one block of one term, no repeats
+            totals[rows[block]] += shares[block]
+    best = np.argsort(-totals, axis=0, kind="stable")[:top]  # top × candidates
+    return [
+        [bundle.item_ids[int(items[k])] for k in best[:, column] if totals[k, column] > 0]
+        for column in range(len(wanted))
+    ]
 
 
 def describe(

@@ -196,7 +196,6 @@ def _candidates(
     """Candidate sources: the index (by the user's vector), popularity, favourite categories."""
     import numpy as np
 
-    from recsys.engine.index import search
     from recsys.engine.model import query_vector
 
     n = len(bundle.item_ids)
@@ -205,7 +204,7 @@ def _candidates(
     found: list[int] = []
     query = query_vector(bundle.P, terms)
     if np.any(query) and category is None:
-        _, positions = search(bundle.index, query[None, :], k)
+        _, positions = bundle.search(query[None, :], k)
         found += [int(p) for p in positions[0] if p >= 0]
     wanted_category = category.lower() if category else None
     for cat in {wanted_category} if wanted_category else {None, *favourites}:
@@ -444,11 +443,9 @@ def similar_items(stores: Stores, item_id: str, limit: int) -> SimilarAnswer:
     bundle = _current_model(stores)
     if bundle is None or item_id not in bundle.position:
         return _similar_by_popularity(stores, source, limit)
-    from recsys.engine.index import search
-
     p = bundle.position[item_id]
     k = min(len(bundle.item_ids), 3 * limit + 1)
-    scores, positions = search(bundle.index, bundle.P[p][None, :], k)
+    scores, positions = bundle.search(bundle.P[p][None, :], k)
     ranked = [(int(j), float(s)) for j, s in zip(positions[0], scores[0], strict=True) if j >= 0 and j != p]
     items = stores.catalog.get_items([bundle.item_ids[j] for j, _ in ranked])
     similar = []

@@ -168,7 +168,7 @@ def _precompute(
         queries = np.stack([query_vector(bundle.P, t) for t in terms])
         consumed = [{bundle.position[i] for i in profiles[u].weights if i in bundle.position} for u in chunk]
         k = min(len(bundle.item_ids), per_user + max(len(c) for c in consumed))
-        _, found = faiss_index.search(bundle.index, queries, k)
+        _, found = bundle.search(queries, k)
         for j, user_id in enumerate(chunk):
             embeddings[user_id] = terms[j]["similar_items"].vector(bundle.P).tobytes()
             if not queries[j].any():
