@@ -13,6 +13,7 @@ from recsys.domain import Item
 from recsys.logic.recommend import RankingRequest, Stores, explain, recommend, similar_items
 from recsys.stores.feature_store import RecentAction, UserHistory
 from recsys.stores.precomputed import PrecomputedRow
+from recsys.stores.user_signals import UserSignals
 from tests.unit.engine_fixtures import ROMANCE, SCIFI, items, trained
 
 _, BUNDLE = trained()
@@ -34,8 +35,8 @@ def fake_stores(
         i: (Item(**{**item.__dict__, "is_active": False}) if i in inactive else item)
         for i, item in CATALOG.items()
     }
-    preferences = SimpleNamespace(
-        values={"excluded_items": list(excluded_items), "favorite_categories": list(favourites)}
+    signals = UserSignals(
+        excluded=frozenset(excluded) | frozenset(excluded_items), favourite_categories=tuple(favourites)
     )
 
     def history(user_id):
@@ -65,8 +66,7 @@ def fake_stores(
                 else [(i, 10.0 - n) for n, i in enumerate(popular[:limit])]
             ),
         ),
-        feedback=SimpleNamespace(excluded_items=lambda user_id: set(excluded)),
-        preferences=SimpleNamespace(current=lambda user_id: preferences),
+        signals=SimpleNamespace(for_user=lambda user_id: signals),
         precomputed=SimpleNamespace(for_user=lambda user_id, kind, now: list(precomputed)),
         models=SimpleNamespace(current=lambda: model),
     )

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from recsys.stores.item_features import PostgresItemFeatureStore
     from recsys.stores.precomputed import PostgresPrecomputedStore
     from recsys.stores.preferences import PostgresPreferenceStore
+    from recsys.stores.user_signals import PostgresUserSignals
 
 
 def per_connection[S](build: Callable[[psycopg.Connection], S]) -> Callable[[], S]:
@@ -85,6 +86,13 @@ def preference_store(conn: psycopg.Connection) -> PostgresPreferenceStore:
     from recsys.stores.preferences import PostgresPreferenceStore
 
     return PostgresPreferenceStore(conn)
+
+
+@per_connection
+def user_signals(conn: psycopg.Connection) -> PostgresUserSignals:
+    from recsys.stores.user_signals import PostgresUserSignals
+
+    return PostgresUserSignals(conn)
 
 
 def item_feature_store() -> PostgresItemFeatureStore:

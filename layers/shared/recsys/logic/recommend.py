@@ -33,9 +33,8 @@ if TYPE_CHECKING:  # the store modules import their drivers; a function loads on
     from recsys.engine.model import Scored, Term
     from recsys.stores.catalog import CatalogReader
     from recsys.stores.feature_store import FeatureStore, UserHistory
-    from recsys.stores.feedback import PostgresFeedbackStore
     from recsys.stores.precomputed import PrecomputedRow, PrecomputedStore
-    from recsys.stores.preferences import PostgresPreferenceStore
+    from recsys.stores.user_signals import UserSignalReader
 
 POPULARITY_MODEL = "popularity-v1"
 PRECOMPUTED_KIND = "homepage"
@@ -53,8 +52,7 @@ class Models(Protocol):
 class Stores:
     catalog: CatalogReader
     features: FeatureStore
-    feedback: PostgresFeedbackStore
-    preferences: PostgresPreferenceStore
+    signals: UserSignalReader  # not_interested feedback and preferences
     precomputed: PrecomputedStore
     models: Models
 
@@ -117,11 +115,10 @@ def _degrade[T](what: str, fallback: T, call: Callable[..., T], *args: Any) -> T
 
 
 def user_context(stores: Stores, user_id: str) -> UserContext:
-    context = UserContext(excluded=set(stores.feedback.excluded_items(user_id)))
-    preferences = stores.preferences.current(user_id)
-    if preferences is not None:
-        context.excluded |= set(preferences.values["excluded_items"] or [])
-        context.favourites = frozenset(c.lower() for c in preferences.values["favorite_categories"] or [])
+    signals = stores.signals.for_user(user_id)
+    context = UserContext(
+        excluded=set(signals.excluded), favourites=frozenset(c.lower() for c in signals.favourite_categories)
+    )
     context.history = _degrade("feature store", None, stores.features.history, user_id)
     return context
 

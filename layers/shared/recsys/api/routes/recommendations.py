@@ -31,8 +31,7 @@ def stores() -> model.Stores:
     return model.Stores(
         catalog=deps.cached_catalog(),
         features=deps.feature_store(),
-        feedback=deps.feedback_store(),
-        preferences=deps.preference_store(),
+        signals=deps.user_signals(),
         precomputed=deps.precomputed_store(),
         models=deps.model_source(),
     )
