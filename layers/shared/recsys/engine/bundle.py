@@ -69,12 +69,12 @@ class ModelBundle:
             scores[row], positions[row] = self.vectors.top(query, k)
         return scores, positions
 
-    def category_positions(self, category: str | None) -> list[int]:
+    def category_positions(self, category: str | None) -> npt.NDArray[np.int64]:
         """Positions of a category's items (every item for None), most popular first."""
-        return [int(p) for p in self._ordered(category)]
+        return self._ordered(category)
 
-    def popular_positions(self, category: str | None, k: int) -> list[int]:
-        return [int(p) for p in self._ordered(category)[:k]]
+    def popular_positions(self, category: str | None, k: int) -> npt.NDArray[np.int64]:
+        return self._ordered(category)[:k]
 
     def predicted_rating(self, score: float) -> float | None:
         """The rating that users gave, in training, to items the model scored like this (isotonic

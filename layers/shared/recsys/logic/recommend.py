@@ -196,27 +196,23 @@ def _candidates(
     from recsys.engine.model import query_vector
 
     n = len(bundle.item_ids)
-    skipped = sum(1 for item_id in skip if item_id in bundle.position)
-    k = min(n, wanted + skipped)
-    found: list[int] = []
+    skipped = np.asarray([bundle.position[i] for i in skip if i in bundle.position], dtype=np.int64)
+    k = min(n, wanted + len(skipped))
+    found: list[npt.NDArray[np.int64]] = []
     query = query_vector(bundle.P, terms)
     if np.any(query) and category is None:
         _, positions = bundle.search(query[None, :], k)
-        found += [int(p) for p in positions[0] if p >= 0]
+        found.append(positions[0][positions[0] >= 0])
     wanted_category = category.lower() if category else None
     for cat in {wanted_category} if wanted_category else {None, *favourites}:
-        found += bundle.popular_positions(cat, k)
+        found.append(bundle.popular_positions(cat, k))
     if wanted_category and np.any(query):  # a category shelf ranks that category's items by the model
-        found += bundle.category_positions(wanted_category)
-    unique = dict.fromkeys(found)
-    return np.asarray(
-        [p for p in unique if bundle.item_ids[p] not in skip]
-        if not wanted_category
-        else [
-            p for p in unique if bundle.item_ids[p] not in skip and bundle.categories[p] == wanted_category
-        ],
-        dtype=np.int64,
-    )
+        found.append(bundle.category_positions(wanted_category))
+    # with a category, every source above holds only that category's items
+    everything = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    _, first = np.unique(everything, return_index=True)
+    unique = everything[np.sort(first)]  # each once, in the order the sources gave them
+    return unique[np.isin(unique, skipped, invert=True)]
 
 
 def _diversify(
