@@ -19,6 +19,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _answers(port: int) -> bool:
+    with psycopg.connect(host="127.0.0.1", port=port, user=SUPERUSER, dbname="postgres") as conn:
+        return conn.execute("SELECT 1").fetchone() == (1,)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another user")
 def test_unreachable_state_folder_gets_a_linked_cluster(tmp_path):
     hidden = tmp_path / "private"
@@ -29,10 +34,7 @@ def test_unreachable_state_folder_gets_a_linked_cluster(tmp_path):
         assert server.start() is True
         server.wait_ready()
         assert server.data_dir.is_symlink() and server.log_file.is_symlink()
-        with psycopg.connect(
-            host="127.0.0.1", port=ports.postgres, user=SUPERUSER, dbname="postgres"
-        ) as conn:
-            assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert _answers(ports.postgres)
     finally:
         server.stop()
         relocated = server.data_dir.resolve().parent
@@ -68,9 +70,6 @@ def test_start_after_a_crash_waits_for_the_new_postmaster(tmp_path):
         assert server.start() is True
         server.wait_ready()
         assert server.pid() not in (None, crashed)
-        with psycopg.connect(
-            host="127.0.0.1", port=ports.postgres, user=SUPERUSER, dbname="postgres"
-        ) as conn:
-            assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert _answers(ports.postgres)
     finally:
         server.stop()
