@@ -120,12 +120,3 @@ class PostgresFeedbackStore:
             " WHERE feedback_type = 'not_interested' AND deleted_at IS NULL"
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
-
-    def excluded_items(self, user_id: str) -> set[str]:
-        """Items the user said they are not interested in (live feedback only)."""
-        rows = self._conn.execute(
-            "SELECT item_id FROM feedback WHERE user_id = %s AND feedback_type = 'not_interested'"
-            " AND deleted_at IS NULL",
-            (user_id,),
-        ).fetchall()
-        return {row[0] for row in rows}

@@ -17,9 +17,6 @@ class PostgresPreferenceStore:
         self._conn = conn
         self._documents = VersionedDocuments(conn, "user_preferences", "users", "user_id", PREFERENCE_FIELDS)
 
-    def current(self, user_id: str) -> Version | None:
-        return self._documents.current(user_id)
-
     def put(
         self,
         user_id: str,
