@@ -1,10 +1,9 @@
 import uuid
 from decimal import Decimal
 
-import psycopg
 import pytest
 
-from recsys.connections import postgres_connection
+from recsys.connections import new_postgres_connection, postgres_connection
 from recsys.domain import Item, User
 from recsys.stores.catalog import PostgresCatalog
 
@@ -36,12 +35,7 @@ def test_item_is_written_and_read_back(catalog, settings):
     catalog.upsert_item(Item(item_id=item_id, title="Inception (2010)", category="Sci-Fi"))
     assert catalog.get_item(item_id).title == "Inception (2010)"
     # The row really is in PostgreSQL, read through a connection of its own.
-    with psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        dbname=settings.postgres_db,
-        user=settings.postgres_user,
-    ) as conn:
+    with new_postgres_connection(settings) as conn:
         count = conn.execute("SELECT count(*) FROM items WHERE item_id = %s", (item_id,)).fetchone()[0]
     assert count == 1
 
@@ -89,16 +83,7 @@ def test_two_shards_counting_the_same_items_at_once_get_every_count_right(settin
 
     def count(shard: int, errors: list) -> None:
         try:
-            own = PostgresCatalog(
-                psycopg.connect(
-                    host=settings.postgres_host,
-                    port=settings.postgres_port,
-                    dbname=settings.postgres_db,
-                    user=settings.postgres_user,
-                    password=settings.postgres_password or None,
-                    autocommit=True,
-                )
-            )
+            own = PostgresCatalog(new_postgres_connection(settings))
             for round_ in range(20):
                 # the same items in different orders, each shard with its own users
                 order = items if (round_ + shard) % 2 else items[::-1]

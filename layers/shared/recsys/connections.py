@@ -29,25 +29,29 @@ def aws_client(service: str) -> Any:
     return boto3.session.Session().client(service)
 
 
-def postgres_connection(settings: Settings) -> psycopg.Connection:
-    """An autocommit connection; a broken one is replaced on the next call."""
+def new_postgres_connection(settings: Settings) -> psycopg.Connection:
+    """A new autocommit connection of its own (postgres_connection shares one)."""
     import psycopg
 
+    return psycopg.connect(
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        dbname=settings.postgres_db,
+        user=settings.postgres_user,
+        password=settings.postgres_password or None,
+        autocommit=True,
+        connect_timeout=3,
+        application_name=f"recsys-{settings.stage}",
+    )
+
+
+def postgres_connection(settings: Settings) -> psycopg.Connection:
+    """An autocommit connection shared by this process; a broken one is replaced on the next call."""
     key = (settings.postgres_host, settings.postgres_port, settings.postgres_db, settings.postgres_user)
     with _lock:
         conn = _postgres.get(key)
         if conn is None or conn.closed or conn.broken:
-            conn = psycopg.connect(
-                host=settings.postgres_host,
-                port=settings.postgres_port,
-                dbname=settings.postgres_db,
-                user=settings.postgres_user,
-                password=settings.postgres_password or None,
-                autocommit=True,
-                connect_timeout=3,
-                application_name=f"recsys-{settings.stage}",
-            )
-            _postgres[key] = conn
+            conn = _postgres[key] = new_postgres_connection(settings)
         return conn
 
 
