@@ -8,6 +8,8 @@ to its cost per request.
 - Cost: that `max` and moto's GetRecords both walk every record of the shard on every call, so
   a stream slows down as it fills (a batch of 500 puts took ~0.6 s on a shard of 40,000 records).
   Sequence numbers are consecutive integers, so both can go straight to the records they want.
+- Per request, werkzeug's server logs a line (a tenth of the emulator's time under ingest): only
+  its warnings and errors are logged.
 - Per request, moto's dispatcher lists its own package directory (`os.listdir` and an `isdir`
   for each of some 150 entries) to tell a service name from a host: 13 % of the emulator's time
   under ingest. The list cannot change while the server runs; it is read once.
@@ -15,6 +17,7 @@ to its cost per request.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 
@@ -61,4 +64,5 @@ models.Shard.put_record = _put_record  # type: ignore[method-assign]
 models.Shard.get_records = _get_records  # type: ignore[method-assign]
 
 if __name__ == "__main__":
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     sys.exit(main())

@@ -44,8 +44,10 @@ class Redis(Service):
                 str(self.port),
                 "--dir",
                 str(self.data_dir),
+                # no RDB snapshots: the append-only file is the durable copy, and a snapshot a
+                # minute forked and rewrote the whole dataset while ingest ran
                 "--save",
-                "60 1000",
+                "",
                 # Every write reaches the disk before Redis answers: killed at any moment, it comes
                 # back with each event's effects and its applied mark together, or with neither.
                 "--appendonly",
