@@ -41,10 +41,15 @@ class ModelBundle:
     metadata: dict[str, Any]
     position: dict[str, int] = field(init=False)
     vectors: ItemVectors = field(init=False)
+    name_rank: npt.NDArray[np.int64] = field(init=False)  # each position's item id's place in id order
 
     def __post_init__(self) -> None:
         self.position = {item_id: n for n, item_id in enumerate(self.item_ids)}
         self.vectors = ItemVectors(self.Q)
+        self.name_rank = np.empty(len(self.item_ids), dtype=np.int64)
+        self.name_rank[np.argsort(np.asarray(self.item_ids, dtype=str), kind="stable")] = np.arange(
+            len(self.item_ids)
+        )
         self._by_popularity = np.argsort(-self.popularity, kind="stable")
         self._category_order: dict[str | None, npt.NDArray[np.int64]] = {}
 

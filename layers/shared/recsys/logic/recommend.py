@@ -246,6 +246,8 @@ def _from_model(
     skip: set[str],
     request: RankingRequest,
 ) -> Answer:
+    import numpy as np
+
     from recsys.engine.model import score
     from recsys.logic.explanations import contributing_items, recommendation_explanation
 
@@ -258,10 +260,8 @@ def _from_model(
     wanted = 3 * limit + 20
     candidates = _candidates(bundle, terms, context.favourites, category, skip | consumed, wanted)
     scored = score(bundle, terms, context.favourites, blend, candidates, time.time())
-    order = sorted(
-        range(len(candidates)), key=lambda k: (-float(scored.total[k]), bundle.item_ids[candidates[k]])
-    )
-    order = order[:wanted]
+    # best first, ties by item id
+    order: list[int] = np.lexsort((bundle.name_rank[candidates], -scored.total))[:wanted].tolist()
     items = stores.catalog.get_items([bundle.item_ids[candidates[k]] for k in order])
     live = [
         k for k in order if (item := items.get(bundle.item_ids[candidates[k]])) is not None and item.is_active
