@@ -109,6 +109,17 @@ def test_two_shards_counting_the_same_items_at_once_get_every_count_right(settin
     assert totals == [20 * 11, 20 * 10, 20 * 10] * 2  # user 0 also has the event of an unknown item
 
 
+def _counting_reads(settings, reads: list[list[str]]):
+    """A catalog on the shared connection that records the ids of each read of items."""
+
+    class Counted(PostgresCatalog):
+        def get_items(self, item_ids):
+            reads.append(list(item_ids))
+            return super().get_items(item_ids)
+
+    return lambda: Counted(postgres_connection(settings))
+
+
 def test_the_request_paths_catalog_keeps_items_and_serves_a_change_once_it_checks(settings):
     from dataclasses import replace
 
@@ -116,14 +127,10 @@ def test_the_request_paths_catalog_keeps_items_and_serves_a_change_once_it_check
 
     store = PostgresCatalog(postgres_connection(settings))
     reads: list[list[str]] = []
-
-    class Counted(PostgresCatalog):
-        def get_items(self, item_ids):
-            reads.append(list(item_ids))
-            return super().get_items(item_ids)
+    counted = _counting_reads(settings, reads)
 
     now = [0.0]
-    cached = CachedCatalog(lambda: Counted(postgres_connection(settings)), 5, clock=lambda: now[0])
+    cached = CachedCatalog(counted, 5, clock=lambda: now[0])
     tag = uuid.uuid4().hex[:6]
     first, second, absent = f"movie_{tag}_1", f"movie_{tag}_2", f"movie_{tag}_3"
     store.upsert_items([Item(item_id=first, title="First"), Item(item_id=second, title="Second")])
@@ -150,3 +157,53 @@ def test_the_request_paths_catalog_keeps_items_and_serves_a_change_once_it_check
     assert len(reads) == 2 and {first, absent} <= set(reads[1])
     cached.get_items([first, second, absent])
     assert len(reads) == 2
+
+
+def test_the_request_paths_catalog_serves_the_models_snapshot_but_not_what_was_written_since(settings):
+    """Items the published snapshot holds are served without a read, unless written after it was
+    taken (then PostgreSQL's version is read), and a later write still replaces them."""
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from recsys.engine.bundle import CatalogSnapshot
+    from recsys.stores.catalog import CachedCatalog
+
+    store = PostgresCatalog(postgres_connection(settings))
+    reads: list[list[str]] = []
+    counted = _counting_reads(settings, reads)
+
+    tag = uuid.uuid4().hex[:6]
+    kept, renamed, added = f"movie_{tag}_1", f"movie_{tag}_2", f"movie_{tag}_3"
+    store.upsert_items([Item(item_id=kept, title="Kept"), Item(item_id=renamed, title="Before")])
+    with new_postgres_connection(settings) as conn:  # both written two hours ago
+        conn.execute(
+            "UPDATE items SET updated_at = now() - interval '2 hours' WHERE item_id = ANY(%s)",
+            ([kept, renamed],),
+        )
+        conn.commit()
+    # taken an hour ago (beyond the overlap), so that only what is written below is newer
+    snapshot = CatalogSnapshot.of(
+        [replace(store.get_item(kept), title="Kept (in the snapshot)"), store.get_item(renamed)],
+        datetime.now(UTC) - timedelta(hours=1),
+    )
+    store.upsert_item(replace(store.get_item(renamed), title="After"))
+    store.upsert_item(Item(item_id=added, title="Added"))
+    now = [0.0]
+    published: list[CatalogSnapshot | None] = [None]
+    cached = CachedCatalog(counted, 5, clock=lambda: now[0], snapshot=lambda: published[0])
+
+    assert cached.get_item(kept).title == "Kept"  # no model loaded yet: read
+    published[0] = snapshot
+    cached = CachedCatalog(counted, 5, clock=lambda: now[0], snapshot=lambda: published[0])
+    reads.clear()
+    found = cached.get_items([kept, renamed, added])
+    assert {i: item.title for i, item in found.items()} == {
+        kept: "Kept (in the snapshot)",  # the snapshot's own, so it was not read
+        renamed: "After",
+        added: "Added",
+    }
+    assert reads == [[renamed, added]]
+
+    store.upsert_item(replace(store.get_item(kept), title="Kept, renamed"))
+    now[0] = 5.0
+    assert cached.get_item(kept).title == "Kept, renamed"

@@ -3,12 +3,14 @@ romance), each a chain of items that users consume in order, plus items nobody h
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 
 from recsys.domain import Item
 from recsys.engine import index as faiss_index
 from recsys.engine.blend import Blend
-from recsys.engine.bundle import ModelBundle
+from recsys.engine.bundle import CatalogSnapshot, ModelBundle
 from recsys.engine.model import Action
 from recsys.engine.training import TrainingData, TrainParams, fit
 
@@ -54,6 +56,7 @@ def trained(
     model = fit(data, params or DEFAULT_PARAMS, blend or Blend())
     index, report = faiss_index.build(model.Q, model.Q[:4])
     metadata = {"model_version": "test-v1", "blend": Blend().as_dict(), "index": report.as_dict()}
-    bundle = ModelBundle.from_trained("test-v1", model, index, metadata)
+    catalog = CatalogSnapshot.of(data.items, datetime(2026, 1, 1, tzinfo=UTC))
+    bundle = ModelBundle.from_trained("test-v1", model, index, metadata, catalog)
     bundle.created[:] = 1_000_000_000.0  # 2001: old items, unless a test says otherwise
     return data, bundle

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recsys.domain import Item
 from recsys.engine import index as faiss_index
 from recsys.engine.blend import Blend
 from recsys.engine.bundle import ModelBundle
@@ -166,6 +167,35 @@ def test_a_bundle_survives_its_round_trip_through_files():
     query = bundle.P[0][None, :]
     assert np.array_equal(copy.index.search(query, 5)[1], bundle.index.search(query, 5)[1])
     assert copy.predicted_rating(1.0) is None  # no ratings, no calibration: null, never made up
+    assert len(copy.catalog) == len(bundle.catalog) and copy.catalog.taken_at == bundle.catalog.taken_at
+
+
+def test_the_published_catalog_gives_back_each_item_as_it_was():
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from recsys.engine.bundle import CatalogSnapshot
+
+    items = [
+        Item(
+            "a",
+            "Á title",
+            description="d",
+            category="Drama",
+            subcategory="s",
+            tags=("x", "y"),
+            content_features={"year": 1999, "embedding": [0.5, 1.0]},
+            thumbnail_url="https://example.com/a.png",
+            avg_rating=Decimal("3.75"),
+            interaction_count=12,
+            is_active=True,
+            created_at=datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=UTC),
+        ),
+        Item("b", "Plain"),
+    ]
+    copy = CatalogSnapshot.from_bytes(CatalogSnapshot.of(items, datetime(2026, 5, 1, tzinfo=UTC)).to_bytes())
+    assert [copy.get(i.item_id) for i in items] == items
+    assert copy.get("absent") is None and copy.taken_at == datetime(2026, 5, 1, tzinfo=UTC)
 
 
 def test_a_calibrated_bundle_predicts_ratings_monotonically():

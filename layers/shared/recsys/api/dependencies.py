@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from recsys.api.rate_limit import RateLimiter
+    from recsys.engine.bundle import CatalogSnapshot
     from recsys.engine.serving import ModelSource
     from recsys.stores.api_keys import PostgresApiKeyStore
     from recsys.stores.catalog import CachedCatalog, PostgresCatalog
@@ -71,7 +72,16 @@ def cached_catalog() -> CachedCatalog:
     """The catalog as the request path reads it, kept in this environment's memory."""
     from recsys.stores.catalog import CachedCatalog
 
-    return CachedCatalog(catalog, get_settings().cache_check_seconds)
+    return CachedCatalog(catalog, get_settings().cache_check_seconds, snapshot=_loaded_catalog)
+
+
+def _loaded_catalog() -> CatalogSnapshot | None:
+    """The catalog published with the model this environment has loaded, if it loaded one (this
+    never loads one: a function that serves no model never builds the model source)."""
+    if model_source.cache_info().currsize == 0:
+        return None
+    bundle = model_source().loaded
+    return bundle.catalog if bundle is not None else None
 
 
 @per_connection

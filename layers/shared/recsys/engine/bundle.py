@@ -4,19 +4,24 @@ model.npz      P, Q (item embeddings), popularity
 items.json     position -> item_id, and each item's category
 index.faiss    the FAISS index over Q
 metadata.json  version, algorithm, parameters, blend, counts, index recall, timings
+catalog.json   the active catalog as the refresh read it, column by column (CatalogSnapshot)
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 
+from recsys.domain import Item
 from recsys.engine import index as faiss_index
 from recsys.engine.blend import Blend
 from recsys.engine.model import ItemVectors, Matrix, Vector
@@ -24,7 +29,65 @@ from recsys.engine.model import ItemVectors, Matrix, Vector
 if TYPE_CHECKING:  # serving never imports the trainer
     from recsys.engine.training import TrainedModel
 
-FILES = ("model.npz", "items.json", "index.faiss", "metadata.json")
+FILES = ("model.npz", "items.json", "index.faiss", "metadata.json", "catalog.json")
+
+
+class CatalogSnapshot:
+    """Every active item, with all its fields, as the refresh read the catalog at `taken_at`:
+    published with the model, so that an execution environment holds in memory every item the
+    model can answer with from its first request (CachedCatalog serves from it each item that
+    was not written since). Kept as columns, and an item is built only when it is asked for: at
+    100,000 items, reading it costs a fraction of what building every Item would."""
+
+    _COLUMNS = (
+        "item_id", "title", "description", "category", "subcategory", "tags", "content_features",
+        "thumbnail_url", "avg_rating", "interaction_count", "is_active", "created_at",
+    )  # fmt: skip
+
+    def __init__(self, taken_at: datetime, columns: dict[str, list[Any]]) -> None:
+        self.taken_at = taken_at
+        self._columns = columns
+        self._position = {item_id: n for n, item_id in enumerate(columns["item_id"])}
+
+    def __len__(self) -> int:
+        return len(self._position)
+
+    @classmethod
+    def of(cls, items: Sequence[Item], taken_at: datetime) -> CatalogSnapshot:
+        columns: dict[str, list[Any]] = {name: [getattr(i, name) for i in items] for name in cls._COLUMNS}
+        columns["tags"] = [list(tags) for tags in columns["tags"]]
+        columns["avg_rating"] = [None if r is None else str(r) for r in columns["avg_rating"]]
+        columns["created_at"] = [None if t is None else t.isoformat() for t in columns["created_at"]]
+        return cls(taken_at, columns)
+
+    def get(self, item_id: str) -> Item | None:
+        n = self._position.get(item_id)
+        if n is None:
+            return None
+        c = self._columns
+        rating, created = c["avg_rating"][n], c["created_at"][n]
+        return Item(
+            item_id=item_id,
+            title=c["title"][n],
+            description=c["description"][n],
+            category=c["category"][n],
+            subcategory=c["subcategory"][n],
+            tags=tuple(c["tags"][n]),
+            content_features=dict(c["content_features"][n]),
+            thumbnail_url=c["thumbnail_url"][n],
+            avg_rating=None if rating is None else Decimal(rating),
+            interaction_count=c["interaction_count"][n],
+            is_active=c["is_active"][n],
+            created_at=None if created is None else datetime.fromisoformat(created),
+        )
+
+    def to_bytes(self) -> bytes:
+        return json.dumps({"taken_at": self.taken_at.isoformat(), "columns": self._columns}).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CatalogSnapshot:
+        document = json.loads(data)
+        return cls(datetime.fromisoformat(document["taken_at"]), document["columns"])
 
 
 @dataclass
@@ -39,6 +102,7 @@ class ModelBundle:
     warm: npt.NDArray[np.bool_]  # items whose embeddings were learned from interactions
     index: faiss.Index
     metadata: dict[str, Any]
+    catalog: CatalogSnapshot
     position: dict[str, int] = field(init=False)
     vectors: ItemVectors = field(init=False)
     name_rank: npt.NDArray[np.int64] = field(init=False)  # each position's item id's place in id order
@@ -91,7 +155,12 @@ class ModelBundle:
 
     @classmethod
     def from_trained(
-        cls, version: str, model: TrainedModel, index: faiss.Index, metadata: dict[str, Any]
+        cls,
+        version: str,
+        model: TrainedModel,
+        index: faiss.Index,
+        metadata: dict[str, Any],
+        catalog: CatalogSnapshot,
     ) -> ModelBundle:
         return cls(
             version,
@@ -104,6 +173,7 @@ class ModelBundle:
             model.warm,
             index,
             metadata,
+            catalog,
         )
 
     @property
@@ -119,6 +189,7 @@ class ModelBundle:
             "items.json": json.dumps(items).encode(),
             "index.faiss": faiss_index.to_bytes(self.index),
             "metadata.json": json.dumps(self.metadata, indent=2, sort_keys=True).encode(),
+            "catalog.json": self.catalog.to_bytes(),
         }
 
     @classmethod
@@ -145,4 +216,5 @@ class ModelBundle:
             warm=warm,
             index=index,
             metadata=metadata,
+            catalog=CatalogSnapshot.from_bytes(files["catalog.json"]),
         )

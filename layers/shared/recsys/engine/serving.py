@@ -39,6 +39,11 @@ class ModelSource:
                 self._lock.release()
         return self._bundle
 
+    @property
+    def loaded(self) -> ModelBundle | None:
+        """The model loaded so far, without checking for a newer one."""
+        return self._bundle
+
     def _refresh(self) -> None:
         self._checked_at = time.monotonic()
         try:

@@ -21,7 +21,7 @@ import numpy as np
 from recsys.domain import ACTION_WEIGHTS
 from recsys.engine import index as faiss_index
 from recsys.engine.blend import Blend
-from recsys.engine.bundle import ModelBundle
+from recsys.engine.bundle import CatalogSnapshot, ModelBundle
 from recsys.engine.model import Action, UserProfile, query_vector, score, user_terms
 from recsys.engine.training import TrainedModel, TrainingData, TrainParams, fit
 from recsys.logic.explanations import primary_types
@@ -233,7 +233,7 @@ def refresh(
         "rating_calibration": _rating_calibration(model, blend, profiles, snapshot.ratings, now.timestamp()),
         "eval": None,  # `make eval` writes <version>/eval.json beside the version it measured
     }
-    bundle = ModelBundle.from_trained(version, model, index, metadata)
+    bundle = ModelBundle.from_trained(version, model, index, metadata, CatalogSnapshot.of(items, now))
     rows, history_vectors = _precompute(bundle, profiles, blend, PRECOMPUTED_PER_USER, now.timestamp())
     steps["precompute_seconds"] = round(time.perf_counter() - clock, 3)
     metadata["timings"] = {**steps, "total_seconds_before_publish": round(time.perf_counter() - started, 3)}
