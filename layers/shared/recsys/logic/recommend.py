@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -216,7 +216,11 @@ def _candidates(
 
 
 def _diversify(
-    order: list[int], categories: list[str | None], limit: int, share: float, favourites: frozenset[str]
+    order: list[int],
+    categories: Mapping[int, str | None],  # each candidate's, by its place among the candidates
+    limit: int,
+    share: float,
+    favourites: frozenset[str],
 ) -> list[int]:
     """At most ceil(share × limit) items of one category, unless nothing else is left; the
     user's favourite categories are what they asked for, so they are not capped."""
@@ -262,13 +266,12 @@ def _from_model(
     scored = score(bundle, terms, context.favourites, blend, candidates, time.time())
     # best first, ties by item id
     order: list[int] = np.lexsort((bundle.name_rank[candidates], -scored.total))[:wanted].tolist()
-    items = stores.catalog.get_items([bundle.item_ids[candidates[k]] for k in order])
-    live = [
-        k for k in order if (item := items.get(bundle.item_ids[candidates[k]])) is not None and item.is_active
-    ]
+    ids = [bundle.item_ids[p] for p in candidates.tolist()]  # by candidate
+    items = stores.catalog.get_items([ids[k] for k in order])
+    live = [k for k in order if (item := items.get(ids[k])) is not None and item.is_active]
     chosen = _diversify(
         live,
-        [bundle.categories[candidates[k]] for k in range(len(candidates))],
+        {k: bundle.categories[int(candidates[k])] for k in live},
         limit,
         blend.max_category_share,
         context.favourites,
@@ -282,7 +285,7 @@ def _from_model(
     titles = stores.catalog.get_items(sorted(named)) if named else {}
     results = []
     for rank, k in enumerate(chosen, start=1):
-        item = items[bundle.item_ids[candidates[k]]]
+        item = items[ids[k]]
         explanation = recommendation_explanation(scored, k, item, because[k], titles, actions)
         if not personal:
             explanation["reason"] += " (we do not know your taste yet)"
