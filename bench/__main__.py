@@ -168,12 +168,17 @@ def goals(f: dict[str, float]) -> list[tuple[str, str, bool]]:
 
 def measure(cloud: LocalCloud, scale: Scale, key: str, figures: dict[str, float]) -> None:
     """Every endpoint, event to effect and a refresh, on a stack whose model is trained and whose
-    stream a runtime consumes."""
+    stream a runtime consumes. Each endpoint and event to effect are measured with a key of their
+    own: together they send more requests in a minute than one enterprise key may (10,000)."""
+
+    def own_key(phase: str) -> str:
+        return cloud.create_api_key("enterprise", ["read", "write"], f"bench-{phase}", stack=scale.stack)
+
     cold = cold_starts(cloud, scale, key, COLD_ROUNDS)
     figures["cold_start_ms"] = cold["recs"]
     with cloud.serve_stack(scale.runtime, cloud.layout.log("bench-runtime"), api_only=True) as (port, invoke):
         for endpoint in scale.endpoints:
-            measured = endpoints.measure(HOST, port, key, endpoint, RUNS, CLIENTS, SECONDS)
+            measured = endpoints.measure(HOST, port, own_key(endpoint.name), endpoint, RUNS, CLIENTS, SECONDS)
             measured["cold_ms"] = cold[endpoint.name]
             for name, value in measured.items():
                 if name.startswith("keepalive_"):
@@ -182,7 +187,7 @@ def measure(cloud: LocalCloud, scale: Scale, key: str, figures: dict[str, float]
                     figures[f"{endpoint.name}_rps_8"] = value
                 else:
                     figures[f"{endpoint.name}_{name}"] = value
-        figures.update(effect.event_to_effect(HOST, port, key, EFFECT_TRIALS))
+        figures.update(effect.event_to_effect(HOST, port, own_key("effect"), EFFECT_TRIALS))
         if scale is SEEDED:  # at scale, the measured refresh is the one that trained the model
             figures.update(refresh_figures(cloud, invoke))
     figures["rps_8"] = figures["recs_rps_8"]
