@@ -185,6 +185,8 @@ class Guard:
 
 
 class _Unadmitted(Exception):
+    """A refused request: the error its caller gets, and the budget its answer reports."""
+
     def __init__(self, budget: Budget, error: BaseException) -> None:
         super().__init__(str(error))
         self.budget, self.error = budget, error
