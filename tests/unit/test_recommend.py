@@ -4,6 +4,7 @@ against the real servers in tests/integration)."""
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 
 import pytest
@@ -247,3 +248,11 @@ def test_no_category_fills_more_than_its_share_unless_the_user_asked_for_it():
     assert categories.count("SciFi") <= 3 and categories.count("Romance") >= 3  # max_category_share 0.5
     favourite = recommend(fake_stores(everything_scifi, [(SCIFI[2], None)], favourites=["SciFi"]), "u1", 6)
     assert [CATALOG[i].category for i in ids(favourite)].count("SciFi") > 3
+
+
+def test_items_with_equal_scores_come_in_item_id_order():
+    answer = recommend(fake_stores(), "newcomer", len(CATALOG))
+    scored = [(r.score, r.item.item_id) for r in answer.recommendations]
+    ties = [(a, b) for a, b in itertools.pairwise(scored) if a[0] == b[0]]
+    assert ties  # the untouched items score alike, so the order among them is the tie-break's
+    assert all(a[1] < b[1] for a, b in ties)
