@@ -40,15 +40,14 @@ if TYPE_CHECKING:
 def per_connection[S](build: Callable[[psycopg.Connection], S]) -> Callable[[], S]:
     """A PostgreSQL store built once per connection: reused while the connection lives, built
     again on the one that replaces it."""
-    built: dict[int, tuple[psycopg.Connection, S]] = {}
+    kept: tuple[psycopg.Connection, S] | None = None
 
     @functools.wraps(build)
     def store() -> S:
+        nonlocal kept
         conn = postgres_connection(get_settings())
-        kept = built.get(id(conn))
-        if kept is None or kept[0] is not conn:
-            built.clear()  # the connection was replaced: what was built on the old one goes
-            kept = built[id(conn)] = (conn, build(conn))
+        if kept is None or kept[0] is not conn:  # first use, or the connection was replaced
+            kept = (conn, build(conn))
         return kept[1]
 
     return store
