@@ -269,12 +269,10 @@ class CachedCatalog:
     def _current_snapshot(self) -> CatalogSnapshot | None:
         snapshot = self._snapshot()
         if snapshot is not None and snapshot is not self._adopted:
-            with self._lock:
-                changed, now = self._catalog().changed_since(snapshot.taken_at - self.OVERLAP)
+            with self._lock:  # what was written since it was taken; later checks (above) add to it
+                changed, _ = self._catalog().changed_since(snapshot.taken_at - self.OVERLAP)
                 self._written = set(changed)
                 self._adopted = snapshot
-                if self._since is None:  # later checks go on from here
-                    self._since, self._checked = now, self._clock()
         return self._adopted
 
     def get_items(self, item_ids: list[str]) -> dict[str, Item]:
