@@ -266,18 +266,19 @@ def _from_model(
     scored = score(bundle, terms, context.favourites, blend, candidates, time.time())
     # best first, ties by item id
     order: list[int] = np.lexsort((bundle.name_rank[candidates], -scored.total))[:wanted].tolist()
-    ids = [bundle.item_ids[p] for p in candidates.tolist()]  # by candidate
+    positions: list[int] = candidates.tolist()
+    ids = [bundle.item_ids[p] for p in positions]  # by candidate
     items = stores.catalog.get_items([ids[k] for k in order])
     live = [k for k in order if (item := items.get(ids[k])) is not None and item.is_active]
     chosen = _diversify(
         live,
-        {k: bundle.categories[int(candidates[k])] for k in live},
+        {k: bundle.categories[positions[k]] for k in live},
         limit,
         blend.max_category_share,
         context.favourites,
     )
     named_by = contributing_items(
-        bundle, terms, [int(candidates[k]) for k in chosen], ("similar_items", "recent_activity", "session")
+        bundle, terms, [positions[k] for k in chosen], ("similar_items", "recent_activity", "session")
     )
     because = dict(zip(chosen, named_by, strict=True))
     actions = {r.item_id: r.action for r in reversed(history.recent)}
