@@ -35,6 +35,7 @@ from localcloud.stack import LocalCloud
 from recsys.config import Settings
 
 RUNS, CLIENTS, SECONDS, COLD_ROUNDS, EFFECT_TRIALS = 200, 8, 5.0, 3, 40
+REFRESH_STEPS = ("read", "fit", "index", "precompute")  # the refresh's timings, each reported
 
 
 def paths(user: str, users: range, item: str, items: range) -> list[Endpoint]:
@@ -101,12 +102,11 @@ def cold_starts(cloud: LocalCloud, scale: Scale, key: str, rounds: int) -> dict[
 def refresh_figures(cloud: LocalCloud, invoke_port: int) -> dict[str, float]:
     metadata = cloud.refresh_metadata(invoke_port)
     timings = metadata["timings"]
-    steps = ("read", "fit", "index", "precompute")
     return {
         "refresh_s": round(float(timings["total_seconds"]), 1),
         "refresh_peak_mib": float(timings["peak_memory_mib"]),
         "refresh_items": float(metadata["counts"]["items"]),
-        **{f"refresh_{step}_s": round(float(timings[f"{step}_seconds"]), 1) for step in steps},
+        **{f"refresh_{step}_s": round(float(timings[f"{step}_seconds"]), 1) for step in REFRESH_STEPS},
     }
 
 
@@ -243,9 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         row = f"{TITLES[n]:<38} {f[n + '_cold_ms']:>8.0f} {f[n + '_p50_ms']:>7.2f} {f[n + '_p99_ms']:>7.2f}"
         row += f" {f['keepalive_' + n + '_p50_ms']:>15.2f} {f['keepalive_' + n + '_p99_ms']:>7.2f}"
         print(row + f" {f[n + '_handler_p50_ms']:>12.3f} {f[n + '_rps_8']:>8.1f}")
-    spent = ", ".join(
-        f"{step} {figures[f'refresh_{step}_s']} s" for step in ("read", "fit", "index", "precompute")
-    )
+    spent = ", ".join(f"{step} {figures[f'refresh_{step}_s']} s" for step in REFRESH_STEPS)
     print(f"refresh {figures['refresh_s']} s ({spent}; peak {figures['refresh_peak_mib']:.0f} MiB)")
     print(
         f"event to effect p50 {figures['effect_p50_ms']} ms, p99 {figures['effect_p99_ms']} ms"

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 EVENTS, BATCH, CLIENTS, USERS = 60_000, 500, 4, 200
 
 
-def _request(url: str, key: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
+def api_request(url: str, key: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     request = urllib.request.Request(url, data=body, method=method, headers=headers)
     with urllib.request.urlopen(request, timeout=120) as reply:  # the local gateway, on loopback
@@ -76,7 +76,7 @@ def batch_ingest(cloud: LocalCloud, base: str, key: str) -> dict[str, float]:
         started = time.perf_counter()
         url = f"{base}/v1/interactions/batch"
         with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
-            replies = pool.map(lambda body: _request(url, key, "POST", body), bodies)
+            replies = pool.map(lambda body: api_request(url, key, "POST", body), bodies)
             accepted = sum(json.loads(reply)["accepted"] for _, reply in replies)
         api_done = time.perf_counter()
         logged, counted = _wait_until_stored(session, features, batches, started)
@@ -141,7 +141,7 @@ def single_events(base: str, key: str, tag: str, stop: threading.Event | None, l
     while (stop is None or not stop.is_set()) and n < limit:
         body = json.dumps({"user_id": f"single_{tag}", "item_id": f"movie_{n % 1682 + 1}", "action": "click"})
         started = time.perf_counter()
-        _request(f"{base}/v1/interactions", key, "POST", body.encode())
+        api_request(f"{base}/v1/interactions", key, "POST", body.encode())
         samples.append((time.perf_counter() - started) * 1000)
         n += 1
     return samples
@@ -158,7 +158,7 @@ def import_movielens(cloud: LocalCloud, base: str, key: str) -> dict[str, float]
     data = "\n".join(lines).encode()
     idle = single_events(base, key, tag, None, 200)
     body = json.dumps({"format": "csv"}).encode()
-    _, reply = _request(f"{base}/v1/interactions/imports", key, "POST", body)
+    _, reply = api_request(f"{base}/v1/interactions/imports", key, "POST", body)
     created = json.loads(reply)
     stop = threading.Event()
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -170,7 +170,7 @@ def import_movielens(cloud: LocalCloud, base: str, key: str) -> dict[str, float]
         with urllib.request.urlopen(upload, timeout=120):  # the emulator's S3, on loopback
             pass
         while True:
-            _, reply = _request(f"{base}/v1/interactions/imports/{created['import_id']}", key)
+            _, reply = api_request(f"{base}/v1/interactions/imports/{created['import_id']}", key)
             status = json.loads(reply)
             if status["status"] in ("completed", "failed") or time.perf_counter() - started > 600:
                 break

@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from bench.ingest import _request
+from bench.ingest import api_request
 from bench.synthetic import World
 from localcloud.services.postgres import SUPERUSER
 from localcloud.settings import HOST, SCALE_STACK
@@ -21,7 +21,7 @@ from localcloud.stack import LocalCloud
 
 
 def _call(url: str, key: str, method: str = "GET", body: dict[str, Any] | None = None) -> dict[str, Any]:
-    _, reply = _request(url, key, method, json.dumps(body).encode() if body is not None else None)
+    _, reply = api_request(url, key, method, json.dumps(body).encode() if body is not None else None)
     return dict(json.loads(reply))
 
 
