@@ -52,8 +52,8 @@ fire: $(STAMP) ## fire a function's schedule now: make fire FN=<logical id>
 	@test -n "$(FN)" || { echo "usage: make fire FN=<logical id>" >&2; exit 2; }
 	@$(PY) -m localcloud fire $(FN)
 
-refresh: $(STAMP) ## retrain the model now (IndexRefreshFunction); the new model_version is the last line
-	@$(PY) -m localcloud refresh
+refresh: $(STAMP) ## retrain the model now (IndexRefreshFunction; TRAINING=spark|lambda, default by size); the new model_version is last
+	@$(PY) -m localcloud refresh $(if $(TRAINING),--training $(TRAINING))
 
 replay: $(STAMP) ## put the interaction failure queue's records back on the stream (JSON counts, last line)
 	@$(PY) -m localcloud replay
@@ -94,8 +94,8 @@ clean: down ## stop services and delete local data and logs (.localcloud)
 openapi: $(STAMP) ## regenerate openapi.json from the code (CI fails when the committed copy drifts)
 	$(PY) -c "from recsys.api.openapi import rendered; open('openapi.json', 'w').write(rendered())"
 
-eval: up ## quality through the API vs four baselines on MovieLens-100k; the last line is JSON [BLEND=k=v,...]
-	$(PY) -m evaluation.served $(if $(BLEND),--blend '$(BLEND)')
+eval: up ## quality through the API vs four baselines on MovieLens-100k; the last line is JSON [BLEND=k=v,...] [TRAINING=spark]
+	$(PY) -m evaluation.served $(if $(BLEND),--blend '$(BLEND)') $(if $(TRAINING),--training $(TRAINING))
 
 chaos: up ## kill Redis, Cassandra, the AWS emulator and a consumer under traffic; count what was lost (JSON last)
 	$(PY) -m chaos.run

@@ -36,6 +36,7 @@ from recsys.config import Settings
 
 RUNS, CLIENTS, SECONDS, COLD_ROUNDS, EFFECT_TRIALS = 200, 8, 5.0, 3, 40
 REFRESH_STEPS = ("read", "fit", "index", "precompute")  # the refresh's timings, each reported
+SPARK_STEPS = ("read", "als", "sequence", "write", "total")  # the Spark job's
 
 
 def paths(user: str, users: range, item: str, items: range) -> list[Endpoint]:
@@ -107,6 +108,19 @@ def refresh_figures(cloud: LocalCloud, invoke_port: int) -> dict[str, float]:
         "refresh_peak_mib": float(timings["peak_memory_mib"]),
         "refresh_items": float(metadata["counts"]["items"]),
         **{f"refresh_{step}_s": round(float(timings[f"{step}_seconds"]), 1) for step in REFRESH_STEPS},
+    }
+
+
+def spark_refresh_figures(cloud: LocalCloud, invoke_port: int) -> dict[str, float]:
+    """The same log trained on Spark (the emulator runs the job with pyspark in local[2] mode):
+    from the refresh's start to the model's publication, and the job's own steps."""
+    started = time.perf_counter()
+    metadata = cloud.refresh_metadata(invoke_port, SCALE_STACK, "spark")
+    job = metadata["spark"]["timings"]
+    return {
+        "refresh_spark_s": round(time.perf_counter() - started, 1),
+        **{f"refresh_spark_{step}_s": round(float(job[f"{step}_seconds"]), 1) for step in SPARK_STEPS},
+        "refresh_spark_publish_s": round(float(metadata["timings"]["total_seconds_before_publish"]), 1),
     }
 
 
@@ -232,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  history imported in {figures['history_import_s']} s; training...", flush=True)
             figures.update(refresh_figures(cloud, invoke))
             measure(cloud, scale, key, figures)
+            print("  training the same log on Spark (issue 11), beside the refresh function...", flush=True)
+            figures.update(spark_refresh_figures(cloud, invoke))
     if not args.skip_ingest:
         figures.update(ingest.run(cloud))
 
@@ -245,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         print(row + f" {f[n + '_handler_p50_ms']:>12.3f} {f[n + '_rps_8']:>8.1f}")
     spent = ", ".join(f"{step} {figures[f'refresh_{step}_s']} s" for step in REFRESH_STEPS)
     print(f"refresh {figures['refresh_s']} s ({spent}; peak {figures['refresh_peak_mib']:.0f} MiB)")
+    if "refresh_spark_s" in figures:
+        job = ", ".join(f"{step} {figures[f'refresh_spark_{step}_s']} s" for step in SPARK_STEPS[:-1])
+        print(
+            f"refresh on Spark {figures['refresh_spark_s']} s to publication (the job "
+            f"{figures['refresh_spark_total_s']} s: {job}; publishing {figures['refresh_spark_publish_s']} s)"
+        )
     print(
         f"event to effect p50 {figures['effect_p50_ms']} ms, p99 {figures['effect_p99_ms']} ms"
         f" ({EFFECT_TRIALS} trials after a first one, which took {figures['effect_first_ms']} ms)"

@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from evaluation import baselines
+from evaluation import baselines as baselines_module
 from evaluation.protocol import Event, item_universe, leave_last_out, metrics
 from localcloud import seed
 from localcloud.services.postgres import SUPERUSER
@@ -56,7 +56,11 @@ def load_split(cloud: LocalCloud) -> tuple[list[Event], dict[str, str], list[str
     return train, held_out, item_universe(events), context.resources["IndexArtifactsBucket"]["Ref"]
 
 
-def served_rankings(api_port: int, key: str, users: list[str], workers: int = 4) -> dict[str, list[str]]:
+def served_rankings(
+    api_port: int, key: str, users: list[str], workers: int = 4
+) -> tuple[dict[str, list[str]], set[str]]:
+    """Each user's top 10 through the API, and the model versions that answered."""
+
     def top10(user: str) -> tuple[str, list[str], str]:
         request = urllib.request.Request(
             f"http://{HOST}:{api_port}/v1/recommendations?user_id={user}&limit=10",
@@ -73,7 +77,7 @@ def served_rankings(api_port: int, key: str, users: list[str], workers: int = 4)
             rankings[user] = ranked
             versions.add(version)
     _log(f"served by {', '.join(sorted(versions))}")
-    return rankings
+    return rankings, versions
 
 
 def set_blend(api_port: int, key: str, overrides: dict[str, float]) -> None:
@@ -104,12 +108,28 @@ def main(argv: list[str] | None = None) -> int:
         help="serve every user with these ranking overrides, e.g. 'max_category_share=0.5,recent_weight=4' "
         "(through a ranking experiment whose variants all carry them)",
     )
+    parser.add_argument(
+        "--training",
+        choices=("auto", "lambda", "spark"),
+        default="auto",
+        help="where the refresh trains: by the log's size (the default), in the function, or on Spark",
+    )
     args = parser.parse_args(argv)
     cloud = LocalCloud()
     down = cloud.stores_down()
     if down:
         print(f"error: the local cloud is not up ({', '.join(down)}): run `make up` first", file=sys.stderr)
         return 2
+    summary = evaluate(cloud, args.training, args.blend, baselines=not args.skip_baselines)
+    print(json.dumps(summary))
+    return 0
+
+
+def evaluate(
+    cloud: LocalCloud, training: str = "auto", blend: str = "", baselines: bool = True
+) -> dict[str, Any]:
+    """Train on the split's training events, rank every held-out user through the API, print the
+    table; returns the figures (the JSON `make eval` prints last)."""
     started = time.monotonic()
     log_file = cloud.layout.log("eval-runtime")
     cloud.deploy(EVAL_STACK, fresh=True)
@@ -119,23 +139,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         train, held_out, items, bucket = load_split(cloud)
         _log(f"{len(train)} training events, {len(held_out)} held-out users, {len(items)} items")
-        version = cloud.refresh(invoke_port)
+        version = cloud.refresh(invoke_port, EVAL_STACK, training)
         _log(f"trained {version} through the refresh function")
         time.sleep(0.1)
         key = cloud.create_api_key("enterprise", ["read", "admin"], "eval", stack=EVAL_STACK)
-        if args.blend:
-            overrides = {k.strip(): float(v) for k, v in (pair.split("=") for pair in args.blend.split(","))}
+        if blend:
+            overrides = {k.strip(): float(v) for k, v in (pair.split("=") for pair in blend.split(","))}
             set_blend(api_port, key, overrides)
-        rankings = served_rankings(api_port, key, sorted(held_out))
+        rankings, versions = served_rankings(api_port, key, sorted(held_out))
     results: dict[str, dict[str, Any]] = {"served": metrics(rankings, held_out, len(items))}
-    results["served"]["model_version"] = version  # type: ignore[assignment]
     chosen: dict[str, dict[str, float]] = {}
-    if not args.skip_baselines:
+    if baselines:
         for name, run in (
-            ("popular", baselines.most_popular),
-            ("ease", baselines.ease),
-            ("als", baselines.als),
-            ("sequential", baselines.sequential_ease),
+            ("popular", baselines_module.most_popular),
+            ("ease", baselines_module.ease),
+            ("als", baselines_module.als),
+            ("sequential", baselines_module.sequential_ease),
         ):
             _log(f"baseline {name} (hyper-parameters chosen on the validation split)...")
             result = run(train, items)
@@ -151,12 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     if best:
         print(f"  served / best baseline NDCG@10: {results['served']['ndcg@10'] / best:.3f}")
     print(f"  took {time.monotonic() - started:.0f}s")
-    summary = {name: {k: round(float(r[k]), 4) for k in KEYS} for name, r in results.items()}
-    summary["served"]["model_version"] = version  # type: ignore[assignment]
+    summary: dict[str, Any] = {name: {k: round(float(r[k]), 4) for k in KEYS} for name, r in results.items()}
+    summary["served"]["model_version"] = version
+    summary["served"]["answered_by"] = sorted(versions)  # every version an answer named
     # beside the version it measured, so the model's metadata and its eval figures sit together
     S3IndexArtifacts(cloud.aws_client("s3"), bucket).put(version, "eval.json", json.dumps(summary).encode())
-    print(json.dumps(summary))
-    return 0
+    return summary
 
 
 if __name__ == "__main__":

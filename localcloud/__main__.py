@@ -34,7 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     invoke = commands.add_parser("invoke", help="invoke a function with an event file")
     invoke.add_argument("function", help="logical id in the template")
     invoke.add_argument("event", nargs="?", help="JSON event file (default: {})")
-    commands.add_parser("refresh", help="retrain the served stack's model now; prints the new version last")
+    refresh = commands.add_parser(
+        "refresh", help="retrain the served stack's model now; prints the new version last"
+    )
+    refresh.add_argument(
+        "--training",
+        choices=("auto", "lambda", "spark"),
+        default="auto",
+        help="where to train: by the log's size (SparkTrainingThreshold), in the function, or on Spark",
+    )
     commands.add_parser("replay", help="put the failure queue's records back on the stream; prints JSON last")
     fire = commands.add_parser("fire", help="fire a function's schedule now")
     fire.add_argument("function", help="logical id in the template")
@@ -75,14 +83,20 @@ def main(argv: list[str] | None = None) -> int:
             print(secret)
         elif args.command == "refresh":
             started = time.monotonic()
-            metadata = cloud.refresh_metadata()
+            metadata = cloud.refresh_metadata(training=args.training)
             counts, index, timings = metadata["counts"], metadata["index"], metadata["timings"]
             print(
                 f"{metadata['algorithm']}: {counts['events']} events, {counts['users']} users, "
                 f"{counts['items']} items ({counts['items_from_content']} from content), "
                 f"{counts['dimensions']} dimensions; index {index['kind']}, "
-                f"recall@50 {index['recall_at_50']:.3f}; trained and published in "
-                f"{timings['total_seconds']:.1f}s, peak {timings['peak_memory_mib']} MiB"
+                f"recall@50 {index['recall_at_50']:.3f}; "
+                + (
+                    f"trained on Spark in {timings['spark_seconds']:.1f}s, published in "
+                    f"{timings['total_seconds_before_publish']:.1f}s"
+                    if "spark_seconds" in timings
+                    else f"trained and published in {timings['total_seconds']:.1f}s, "
+                    f"peak {timings['peak_memory_mib']} MiB"
+                )
             )
             print(f"round trip {time.monotonic() - started:.1f}s; serving switches within seconds to:")
             print(metadata["model_version"])

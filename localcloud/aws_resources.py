@@ -85,10 +85,44 @@ def _create_queue(clients: Any, ctx: StackContext, logical_id: str, props: dict[
     return {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
 
 
+def _create_spark_application(
+    clients: Any, ctx: StackContext, logical_id: str, props: dict[str, Any]
+) -> dict[str, str]:
+    """An EMR Serverless application (its runs execute in the emulator: services/spark_jobs.py)."""
+    emr = clients("emr-serverless")
+    name = str(props.get("Name") or f"{ctx.stack_name}-{logical_id}")
+    found = [
+        app
+        for page in emr.get_paginator("list_applications").paginate()
+        for app in page["applications"]
+        if app["name"] == name and app["state"] != "TERMINATED"
+    ]
+    if found:
+        application_id, arn = found[0]["id"], found[0]["arn"]
+    else:
+        created = emr.create_application(name=name, releaseLabel=props["ReleaseLabel"], type=props["Type"])
+        application_id, arn = created["applicationId"], created["arn"]
+    return {"Ref": application_id, "Arn": arn, "ApplicationId": application_id}
+
+
+def _create_role(clients: Any, ctx: StackContext, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
+    """An IAM role, as the emulator keeps it (nothing enforces its policies locally)."""
+    iam = clients("iam")
+    name = str(props.get("RoleName") or f"{ctx.stack_name}-{logical_id}")[:64]
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+    except iam.exceptions.NoSuchEntityException:
+        document = json.dumps(props.get("AssumeRolePolicyDocument") or {})
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=document)["Role"]
+    return {"Ref": name, "Arn": role["Arn"], "RoleId": role["RoleId"]}
+
+
 CREATORS = {
     "AWS::S3::Bucket": _create_bucket,
     "AWS::Kinesis::Stream": _create_stream,
     "AWS::SQS::Queue": _create_queue,
+    "AWS::EMRServerless::Application": _create_spark_application,
+    "AWS::IAM::Role": _create_role,
 }
 
 
@@ -155,6 +189,22 @@ def delete_streams_and_queues(ctx: StackContext, clients: Any) -> None:
             name = _queue_name(ctx, logical_id, props)
             with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):
                 _drain(sqs, sqs.get_queue_url(QueueName=name)["QueueUrl"])
+
+
+def delete_spark_applications(ctx: StackContext, clients: Any) -> None:
+    """Terminate the stack's EMR Serverless applications (created again without runs): a fresh
+    stack must not find the runs of an earlier one."""
+    emr = clients("emr-serverless")
+    names = {
+        str(ctx.resolve((resource.get("Properties") or {}).get("Name") or f"{ctx.stack_name}-{logical_id}"))
+        for logical_id, resource in ctx.template["Resources"].items()
+        if resource.get("Type") == "AWS::EMRServerless::Application"
+    }
+    for page in emr.get_paginator("list_applications").paginate():
+        for application in page["applications"]:
+            if application["name"] in names and application["state"] != "TERMINATED":
+                emr.stop_application(applicationId=application["id"])
+                emr.delete_application(applicationId=application["id"])
 
 
 def _drain(sqs: Any, url: str) -> None:

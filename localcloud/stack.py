@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import redis
@@ -17,6 +17,7 @@ import redis
 from localcloud.aws_resources import (
     ACCOUNT_ID,
     create_stack_resources,
+    delete_spark_applications,
     delete_streams_and_queues,
     empty_buckets,
 )
@@ -29,6 +30,9 @@ from localcloud.services.runtime import LambdaRuntime
 from localcloud.settings import HOST, REGION, ROOT, SERVED_STACK, Layout, Ports, Stack, aws_environment
 from localcloud.template import StackContext, load_template
 from recsys.schema.migrate import ensure_keyspace, migrate_cassandra, migrate_postgres
+
+if TYPE_CHECKING:
+    from recsys.stores.index_artifacts import S3IndexArtifacts
 
 
 def free_port() -> int:
@@ -101,20 +105,64 @@ class LocalCloud:
             return
         print(f"  model {version} trained and published in {time.monotonic() - started:.0f}s")
 
-    def refresh(self, invoke_port: int | None = None) -> str:
+    def refresh(
+        self, invoke_port: int | None = None, stack: Stack = SERVED_STACK, training: str = "auto"
+    ) -> str:
         """Run the refresh function now, through the runtime; returns the published model version."""
-        return str(self.refresh_metadata(invoke_port)["model_version"])
+        return str(self.refresh_metadata(invoke_port, stack, training)["model_version"])
 
-    def refresh_metadata(self, invoke_port: int | None = None) -> dict[str, Any]:
-        """Run the refresh function now, through the runtime; returns the published version's metadata."""
+    def refresh_metadata(
+        self, invoke_port: int | None = None, stack: Stack = SERVED_STACK, training: str = "auto"
+    ) -> dict[str, Any]:
+        """Run the refresh function now, through the runtime; returns the published version's
+        metadata. A refresh that trains on Spark answers at once: this then waits for the run to
+        end and its model to be published (the run's state-change event does that)."""
         import json
 
-        result = self.invoke("IndexRefreshFunction", b"{}", invoke_port)
+        result = self.invoke("IndexRefreshFunction", json.dumps({"training": training}).encode(), invoke_port)
         payload = json.loads(result["Payload"].read() or b"null")
         if result.get("FunctionError") or not isinstance(payload, dict) or "model_version" not in payload:
             message = payload.get("errorMessage") if isinstance(payload, dict) else payload
             raise ServiceError(f"the refresh failed: {message}")
-        return payload
+        if payload.get("status") != "training":
+            return payload
+        return self._published(stack, payload["model_version"], payload["job_run_id"])
+
+    def index_artifacts(self, stack: Stack) -> S3IndexArtifacts:
+        """The stack's published models (its IndexArtifactsBucket)."""
+        from recsys.stores.index_artifacts import S3IndexArtifacts
+
+        context = stack.context(self.ports, self.layout)
+        bucket = context.resolve(
+            context.template["Resources"]["IndexArtifactsBucket"]["Properties"]["BucketName"]
+        )
+        return S3IndexArtifacts(self.aws_client("s3"), bucket)
+
+    def _published(self, stack: Stack, version: str, run_id: str, timeout: float = 1800.0) -> dict[str, Any]:
+        import json
+
+        artifacts = self.index_artifacts(stack)
+        context = stack.context(self.ports, self.layout)
+        application = context.resolve(
+            context.template["Resources"]["SparkTrainingApplication"]["Properties"]["Name"]
+        )
+        emr = self.aws_client("emr-serverless")
+        application_id = next(
+            a["id"]
+            for p in emr.get_paginator("list_applications").paginate()
+            for a in p["applications"]
+            if a["name"] == application and a["state"] != "TERMINATED"
+        )
+        print(f"  training {version} on Spark (run {run_id}); waiting for it to be published", flush=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if artifacts.latest_version() == version:
+                return dict(json.loads(artifacts.get(version, "metadata.json")))
+            run = emr.get_job_run(applicationId=application_id, jobRunId=run_id)["jobRun"]
+            if run["state"] in ("FAILED", "CANCELLED"):
+                raise ServiceError(f"the Spark run {run_id} {run['state']}: {run.get('stateDetails', '')}")
+            time.sleep(1.0)
+        raise ServiceError(f"{version} was not published within {timeout:.0f}s")
 
     def _report(self, service: Service, fresh: bool) -> None:
         service.wait_ready()
@@ -252,6 +300,7 @@ class LocalCloud:
         try:
             if fresh:
                 delete_streams_and_queues(context, self.aws_client)
+                delete_spark_applications(context, self.aws_client)
             create_stack_resources(context, self.aws_client)
             if fresh:  # a model published by an earlier run must not outlive the data it was trained on
                 empty_buckets(context, self.aws_client)

@@ -136,11 +136,11 @@ class StackContext:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(v) for v in value if not _is_no_value(v)]
+            return [r for r in (self.resolve(v) for v in value) if r is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) != 1 or not next(iter(value)).startswith(("Fn::", "Ref", "Condition")):
-            return {k: self.resolve(v) for k, v in value.items() if not _is_no_value(v)}
+            return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not NO_VALUE}
         ((function, argument),) = value.items()
         if function == "Ref":
             return self._ref(argument)
@@ -175,6 +175,8 @@ class StackContext:
         raise TemplateError(f"{function} is not supported by the local stack")
 
     def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name.startswith("AWS::"):
             return self.pseudo(name)
         if name in self.parameters:
@@ -212,16 +214,16 @@ class StackContext:
         return re.sub(r"\$\{([^}]+)\}", replace, text)
 
 
+# What AWS::NoValue resolves to (also as the branch an Fn::If takes): the property is left out.
+NO_VALUE: Any = type("NoValue", (), {"__repr__": lambda self: "AWS::NoValue"})()
+
+
 class UnresolvedResource(TemplateError):
     """A reference to a resource whose physical id is not known yet."""
 
     def __init__(self, logical_id: str) -> None:
         super().__init__(f"resource {logical_id} is not created yet")
         self.logical_id = logical_id
-
-
-def _is_no_value(value: Any) -> bool:
-    return isinstance(value, dict) and value == {"Ref": "AWS::NoValue"}
 
 
 def referenced_resources(value: Any, resource_ids: set[str]) -> set[str]:

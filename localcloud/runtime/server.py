@@ -19,6 +19,7 @@ from localcloud.runtime.event_sources import KinesisMapping, SqsMapping
 from localcloud.runtime.functions import FunctionSpec, load_functions
 from localcloud.runtime.gateway import MAX_REQUEST_BYTES, Gateway, HardenedHandler, HardenedServer, serve
 from localcloud.runtime.schedules import expression_of, next_fire, scheduled_event
+from localcloud.runtime.service_events import EmrServerlessEvents, wants_emr_events
 from localcloud.template import StackContext
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
@@ -97,6 +98,11 @@ class LocalRuntime:
                     and props.get("State") != "DISABLED"
                 ):
                     threading.Thread(target=self._schedule, args=(spec, name, props), daemon=True).start()
+            for _, props in spec.events_of("EventBridgeRule", "CloudWatchEvent"):
+                if wants_emr_events(props):
+                    EmrServerlessEvents(
+                        pool, props, self.clients, self.ctx.region, self.ctx.account_id, self.stop_event, log
+                    ).start()
         routes = sum(len(f.events_of("Api")) for f in self.functions.values())
         log(
             f"runtime: {len(self.functions)} functions, {routes} routes on http://{host}:{api_port}, "

@@ -10,6 +10,8 @@ to its cost per request.
   Sequence numbers are consecutive integers, so both can go straight to the records they want.
 - Per request, werkzeug's server logs a line (a tenth of the emulator's time under ingest): only
   its warnings and errors are logged.
+- EMR Serverless: moto records job runs and runs nothing; here they run for real, with pyspark
+  (spark_jobs.py).
 - Per request, moto's dispatcher lists its own package directory (`os.listdir` and an `isdir`
   for each of some 150 entries) to tell a service name from a host: 13 % of the emulator's time
   under ingest. The list cannot change while the server runs; it is read once.
@@ -20,10 +22,15 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from dataclasses import replace
 
 from moto import backends
+from moto.emrserverless.models import EMRServerlessBackend
 from moto.kinesis import models
 from moto.server import main
+
+from localcloud.services import spark_jobs
+from localcloud.settings import Layout, Ports, aws_environment
 
 _numbering = threading.Lock()
 
@@ -62,6 +69,25 @@ _modules = tuple(backends.list_of_moto_modules())
 backends.list_of_moto_modules = lambda: _modules  # type: ignore[assignment]
 models.Shard.put_record = _put_record  # type: ignore[method-assign]
 models.Shard.get_records = _get_records  # type: ignore[method-assign]
+
+
+def _job_runner() -> spark_jobs.LocalJobRunner:
+    """Runs the job runs; reads and writes S3 through this emulator's own endpoint."""
+    import boto3
+
+    port = int(sys.argv[sys.argv.index("-p") + 1]) if "-p" in sys.argv else Ports().aws
+    env = aws_environment(replace(Ports(), aws=port))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    return spark_jobs.LocalJobRunner(Layout(), s3, lambda line: print(line, flush=True))
+
+
+spark_jobs.install(EMRServerlessBackend, _job_runner)
 
 if __name__ == "__main__":
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -46,6 +46,17 @@ def test_reference_to_uncreated_resource_is_reported():
         context().resolve({"Fn::GetAtt": ["Dlq", "Arn"]})
 
 
+def test_no_value_leaves_a_property_out_also_as_an_if_branch():
+    resolved = context(Stage="local").resolve(
+        {
+            "Keep": 1,
+            "Gone": {"Ref": "AWS::NoValue"},
+            "Either": {"Fn::If": ["IsLocal", {"Ref": "AWS::NoValue"}, 2]},
+        }
+    )
+    assert resolved == {"Keep": 1}
+
+
 def test_referenced_resources_finds_ref_getatt_and_sub():
     ids = {"A", "B", "C"}
     value = {
@@ -66,9 +77,20 @@ def test_project_template_creates_its_resources_in_dependency_order():
     expected = {
         logical_id
         for logical_id, resource in ctx.template["Resources"].items()
-        if resource["Type"] in {"AWS::S3::Bucket", "AWS::Kinesis::Stream", "AWS::SQS::Queue"}
+        if resource["Type"]
+        in {
+            "AWS::S3::Bucket",
+            "AWS::Kinesis::Stream",
+            "AWS::SQS::Queue",
+            "AWS::EMRServerless::Application",
+            "AWS::IAM::Role",
+        }
     }
     assert set(created) == expected
+    application = clients("emr-serverless").get_application(
+        applicationId=created["SparkTrainingApplication"]["Ref"]
+    )["application"]
+    assert (application["releaseLabel"], application["type"].upper()) == ("emr-7.5.0", "SPARK")
     sqs = clients("sqs")
     attributes = sqs.get_queue_attributes(
         QueueUrl=created["CatalogImportQueue"]["Ref"], AttributeNames=["All"]

@@ -39,6 +39,11 @@ class Settings(BaseModel):
     model_check_seconds: float = Field(default=30.0, alias="MODEL_CHECK_SECONDS", ge=0)
     # How often the request path asks PostgreSQL whether the items and experiments it keeps changed.
     cache_check_seconds: float = Field(default=5.0, alias="CACHE_CHECK_SECONDS", ge=0)
+    # Training on Spark (refresh only): the EMR Serverless application and the role its runs take,
+    # and the logged events above which a refresh trains there rather than in the function.
+    spark_application_id: str = Field(default="", alias="SPARK_APPLICATION_ID")
+    spark_job_role_arn: str = Field(default="", alias="SPARK_JOB_ROLE_ARN")
+    spark_training_threshold: int = Field(default=1_500_000, alias="SPARK_TRAINING_THRESHOLD", ge=0)
     model_cache_dir: str = Field(default="/tmp/recsys-model", alias="MODEL_CACHE_DIR")  # noqa: S108
 
     @field_validator("cassandra_contact_points", mode="before")

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from recsys.stores.item_features import PostgresItemFeatureStore
     from recsys.stores.precomputed import PostgresPrecomputedStore
     from recsys.stores.preferences import PostgresPreferenceStore
+    from recsys.stores.spark_jobs import EmrServerlessJobs
     from recsys.stores.user_signals import PostgresUserSignals
 
 
@@ -167,6 +168,18 @@ def index_artifacts() -> S3IndexArtifacts:
     from recsys.stores.index_artifacts import S3IndexArtifacts
 
     return S3IndexArtifacts(aws_client("s3"), get_settings().index_bucket_name)
+
+
+def spark_jobs() -> EmrServerlessJobs | None:
+    """Where a refresh trains a log too large for the function (None: no application configured)."""
+    settings = get_settings()
+    if not settings.spark_application_id:
+        return None
+    from recsys.stores.spark_jobs import EmrServerlessJobs
+
+    return EmrServerlessJobs(
+        aws_client("emr-serverless"), settings.spark_application_id, settings.spark_job_role_arn
+    )
 
 
 @cache

@@ -336,12 +336,12 @@ def item_factors(X: Interactions, dims: int, oversample: int, power: int, seed: 
     return vt[:d].T.astype(np.float32), singular[:d].astype(np.float32)
 
 
-def sequence_map(
-    sequences: Sequence[Sequence[int]], V: Matrix, window: int, decay: float, ridge: float
-) -> Matrix:
-    """M (d × d) minimising Σ |z_t M - V[item_t]|² + λ|M|², z_t the decayed sum of the previous
-    `window` items' rows of V (newest first, as serving folds a user in); λ = ridge × mean
-    diagonal of ZᵀZ."""
+def sequence_gram(
+    sequences: Sequence[Sequence[int]], V: Matrix, window: int, decay: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]:
+    """ZᵀZ and ZᵀY (d × d) of every event after a user's first: Y its item's row of V, Z the
+    decayed sum of the previous `window` items' rows (newest first, as serving folds a user in);
+    and how many such events there were."""
     before, weights, targets = _transitions(sequences, window, decay)
     d = V.shape[1]
     ZZ, ZY = np.zeros((d, d)), np.zeros((d, d))
@@ -355,10 +355,25 @@ def sequence_map(
         Y = V[targets[start : start + step]]
         ZZ += Z.T.astype(np.float64) @ Z
         ZY += Z.T.astype(np.float64) @ Y
-    if not len(targets):
-        return np.zeros((d, d), dtype=np.float32)
+    return ZZ, ZY, len(targets)
+
+
+def solve_sequence_map(ZZ: npt.NDArray[np.float64], ZY: npt.NDArray[np.float64], ridge: float) -> Matrix:
+    """M = (ZᵀZ + λI)⁻¹ZᵀY with λ = ridge × the mean diagonal of ZᵀZ."""
+    d = ZZ.shape[0]
+    ZZ = ZZ.copy()
     ZZ[np.diag_indices_from(ZZ)] += ridge * max(float(np.trace(ZZ)) / d, 1e-12)
     return np.asarray(np.linalg.solve(ZZ, ZY), dtype=np.float32)
+
+
+def sequence_map(
+    sequences: Sequence[Sequence[int]], V: Matrix, window: int, decay: float, ridge: float
+) -> Matrix:
+    """M (d × d) minimising Σ |z_t M - V[item_t]|² + λ|M|² (sequence_gram's z_t and items)."""
+    ZZ, ZY, events = sequence_gram(sequences, V, window, decay)
+    if not events:
+        return np.zeros((V.shape[1], V.shape[1]), dtype=np.float32)
+    return solve_sequence_map(ZZ, ZY, ridge)
 
 
 def choose_scale(
@@ -455,40 +470,133 @@ def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
             )
         P_warm, Q_warm, kept = factorise(M, d, queries)
         P[warm_positions], P[n + warm_positions], Q[warm_positions] = P_warm[:w], P_warm[w:], Q_warm
+    stats = {
+        "users": len(by_user),
+        "pairs": len(data.pairs),
+        "events": data.events,
+        "dimensions": d,
+        "models": "low-rank" if low_rank else "ease",
+        "query_energy_kept" if not low_rank else "interaction_energy_kept": round(kept, 4),
+        **({"scale": scale[0], "scale_hr_at_20": scale[1]} if scale else {}),
+    }
+    return _with_content(data.items, P, Q, counts, params, started, started_at, stats)
+
+
+@dataclass(frozen=True)
+class ItemFactors:
+    """Item factors trained elsewhere (the Spark job, functions/index_refresh/jobs/train_als.py):
+    the items they were learned for, their rows V, how many users each has, the next-item map M
+    in V's space, and the trainer's counts."""
+
+    item_ids: list[str]
+    V: Matrix
+    item_users: Vector
+    M: Matrix
+    fold_in_regs: tuple[float, ...] = (0.1,)  # λ tried for folding a user in: u = (VᵀV + λI)⁻¹ Vᵀx
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def fit_factors(
+    items: Sequence[Item],
+    factors: ItemFactors,
+    histories: Sequence[Sequence[Action]],
+    params: TrainParams,
+    blend: Blend,
+) -> TrainedModel:
+    """The low-rank model (as `fit` builds it above `max_items`) on factors trained elsewhere:
+    P = [V G; V M]·α and Q = V, G = (VᵀV + λI)⁻¹ the least squares that folds a user in, λ and α
+    chosen on the held-out last events of `histories` (a sample of users, newest first); items
+    without factors placed by their content."""
+    started, started_at = time.perf_counter(), time.time()
+    position = {item.item_id: p for p, item in enumerate(items)}
+    n = len(items)
+    rows = [(position[item_id], r) for r, item_id in enumerate(factors.item_ids) if item_id in position]
+    if len(rows) < 2:
+        raise TrainingError(f"{len(rows)} of the factors' items are in the catalog: nothing to serve")
+    warm_positions = np.asarray([p for p, _ in rows], dtype=np.int64)
+    source = np.asarray([r for _, r in rows], dtype=np.int64)
+    counts = np.zeros(n, dtype=np.float32)
+    counts[warm_positions] = factors.item_users[source]
+    V = factors.V[source].astype(np.float32)
+    d = V.shape[1]
+    gram_v = V.T.astype(np.float64) @ V
+    # on the scale of the SVD's orthonormal factors (|V|² = d), where one grid of α serves both
+    c = np.float32(np.sqrt(d) / max(float(np.linalg.norm(V)), 1e-12))
+    P = np.zeros((2 * n, d), dtype=np.float32)
+    Q = np.zeros((n, d), dtype=np.float32)
+    P[n + warm_positions], Q[warm_positions] = c * (V @ factors.M), c * V
+    # ALS folds a user in by least squares, u = (VᵀV + λI)⁻¹ Vᵀx: the rows the user's coefficients
+    # sum are V (VᵀV + λI)⁻¹. λ: each of factors.fold_in_regs, chosen with α on held-out events.
+    best: tuple[float, float, dict[str, float]] | None = None
+    tried: dict[str, float] = {}
+    for reg in factors.fold_in_regs:
+        G = np.linalg.inv(gram_v + reg * np.eye(d)).astype(np.float32)
+        P[warm_positions] = V @ G / c
+        alpha, rates = choose_scale(
+            P, Q, popularity_feature(counts), list(histories), position, blend, params
+        )
+        tried[str(reg)] = rates.get(str(alpha), 0.0)
+        if best is None or tried[str(reg)] > tried[str(best[0])]:
+            best = (reg, alpha, rates)
+    assert best is not None
+    reg, alpha, rates = best
+    P[warm_positions] = V @ np.linalg.inv(gram_v + reg * np.eye(d)).astype(np.float32) / c
+    P *= alpha
+    stats = {
+        **factors.stats,
+        "dimensions": d,
+        "models": "als",
+        "fold_in_reg": reg,
+        "fold_in_hr_at_20": tried,
+        "scale": alpha,
+        "scale_hr_at_20": rates,
+    }
+    return _with_content(items, P, Q, counts, params, started, started_at, stats)
+
+
+def _with_content(
+    items: Sequence[Item],
+    P: Matrix,
+    Q: Matrix,
+    counts: Vector,
+    params: TrainParams,
+    started: float,
+    started_at: float,
+    stats: dict[str, Any],
+) -> TrainedModel:
+    """The trained model, with the rows of items nobody interacted with mapped from their content
+    onto the learned rows (ridge regression fitted on a sample of the warm items)."""
+    n = len(items)
     trained_at = time.perf_counter()
+    warm_positions = np.flatnonzero(counts > 0)
     cold_positions = np.flatnonzero(counts == 0)
-    if len(cold_positions) and w >= 2:
+    if len(cold_positions) and len(warm_positions) >= 2:
         # fitted on a sample of the warm items: a 100,000 × 1,024 content matrix is 400 MB
         fitted = np.random.default_rng(params.seed).permutation(warm_positions)[: params.content_sample]
-        C_fitted = content_matrix([data.items[p] for p in fitted], params.content_dims)
+        C_fitted = content_matrix([items[p] for p in fitted], params.content_dims)
         targets = np.hstack([P[fitted], P[n + fitted], Q[fitted]])
         mapping = _ridge_map(C_fitted, targets, params.content_ridge)
         for start in range(0, len(cold_positions), params.content_sample):
             cold = cold_positions[start : start + params.content_sample]
-            mapped = content_matrix([data.items[p] for p in cold], params.content_dims) @ mapping
+            mapped = content_matrix([items[p] for p in cold], params.content_dims) @ mapping
             P[cold], P[n + cold], Q[cold] = np.split(mapped, 3, axis=1)
     return TrainedModel(
-        item_ids=item_ids,
-        categories=[(item.category or "").lower() or None for item in data.items],
+        item_ids=[item.item_id for item in items],
+        categories=[(item.category or "").lower() or None for item in items],
         P=P,
         Q=Q,
         popularity=popularity_feature(counts),
         created=np.asarray(
-            [item.created_at.timestamp() if item.created_at else started_at for item in data.items],
+            [item.created_at.timestamp() if item.created_at else started_at for item in items],
             dtype=np.float64,
         ),
         warm=counts > 0,
         stats={
-            "users": len(by_user),
+            "users": stats.pop("users", 0),
             "items": n,
-            "items_with_interactions": w,
+            "items_with_interactions": len(warm_positions),
             "items_from_content": len(cold_positions),
-            "pairs": len(data.pairs),
-            "events": data.events,
-            "dimensions": d,
-            "models": "low-rank" if low_rank else "ease",
-            "query_energy_kept" if not low_rank else "interaction_energy_kept": round(kept, 4),
-            **({"scale": scale[0], "scale_hr_at_20": scale[1]} if scale else {}),
+            **stats,
             "fit_seconds": round(trained_at - started, 3),
             "content_seconds": round(time.perf_counter() - trained_at, 3),
         },

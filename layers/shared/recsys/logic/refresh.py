@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from recsys.domain import ACTION_WEIGHTS
+from recsys.domain import ACTION_WEIGHTS, Item
 from recsys.engine import index as faiss_index
 from recsys.engine.blend import Blend
 from recsys.engine.bundle import CatalogSnapshot, ModelBundle
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from recsys.stores.interaction_log import InteractionLog
     from recsys.stores.precomputed import PrecomputedStore
 
-ALGORITHMS = {"ease": "ease-sequential", "low-rank": "svd-sequential"}  # by the trainer's models
+# by the trainer's models; "als": MLlib's ALS in the Spark job (logic/spark_training.py)
+ALGORITHMS = {"ease": "ease-sequential", "low-rank": "svd-sequential", "als": "als-sequential"}
 MIN_RECALL = 0.9
 PRECOMPUTED_PER_USER = 50
 RECALL_SAMPLE = 1000
@@ -195,7 +196,7 @@ def refresh(
     precomputed_ttl: timedelta = timedelta(hours=24),
     exact_below: int = faiss_index.EXACT_BELOW,
 ) -> dict[str, Any]:
-    """Train, build, publish; returns the published version's metadata."""
+    """Train in this function, build, publish; returns the published version's metadata."""
     params, blend = params or TrainParams(), blend or Blend()
     started, now = time.perf_counter(), datetime.now(UTC)
     items = stores.catalog.active_items()
@@ -206,10 +207,54 @@ def refresh(
     steps = {"read_seconds": round(read_seconds, 3)}
     clock = time.perf_counter()
     model = fit(TrainingData(items, snapshot.pairs, snapshot.histories, snapshot.events), params, blend)
-    steps["fit_seconds"], clock = round(time.perf_counter() - clock, 3), time.perf_counter()
+    steps["fit_seconds"] = round(time.perf_counter() - clock, 3)
     algorithm = ALGORITHMS[model.stats["models"]]
-    version = new_version(algorithm, now)
-    profiles = _profiles(snapshot)
+    trained = Trained(
+        version=new_version(algorithm, now),
+        algorithm=algorithm,
+        model=model,
+        items=items,
+        profiles=_profiles(snapshot),
+        ratings=snapshot.ratings,
+        trained_at=now,
+        steps=steps,
+    )
+    return publish(stores, trained, params, blend, precomputed_ttl, exact_below, started=started)
+
+
+@dataclass
+class Trained:
+    """A trained model on its way to publication, and what the publication needs beside it: the
+    users' profiles (recall queries and rating calibration, and, when `precompute`, every user's
+    top 50 and embedding) and their rated events."""
+
+    version: str
+    algorithm: str
+    model: TrainedModel
+    items: list[Item]
+    profiles: dict[str, UserProfile]
+    ratings: list[tuple[str, str, float]]
+    trained_at: datetime
+    steps: dict[str, float]
+    precompute: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)  # more metadata (the Spark run)
+
+
+def publish(
+    stores: RefreshStores,
+    trained: Trained,
+    params: TrainParams,
+    blend: Blend,
+    precomputed_ttl: timedelta = timedelta(hours=24),
+    exact_below: int = faiss_index.EXACT_BELOW,
+    started: float | None = None,
+) -> dict[str, Any]:
+    """Build the index, check its recall, write the version's files (and, for a model trained on
+    every user, their top 50 and embeddings), then point `latest.json` at it."""
+    started = time.perf_counter() if started is None else started
+    clock = time.perf_counter()
+    model, profiles, now, version = trained.model, trained.profiles, trained.trained_at, trained.version
+    steps = dict(trained.steps)
     position = {item_id: n for n, item_id in enumerate(model.item_ids)}
     users = sorted(profiles)
     sample = np.random.default_rng(params.seed).permutation(len(users))[:RECALL_SAMPLE]
@@ -224,23 +269,28 @@ def refresh(
         raise RefreshError(f"index recall@50 {report.recall_at_50:.3f} is below {MIN_RECALL}: not published")
     metadata: dict[str, Any] = {
         "model_version": version,
-        "algorithm": algorithm,
+        "algorithm": trained.algorithm,
         "trained_at": now.isoformat(),
         "parameters": params.as_dict(),
         "blend": blend.as_dict(),
         "counts": model.stats,
         "index": report.as_dict(),
-        "rating_calibration": _rating_calibration(model, blend, profiles, snapshot.ratings, now.timestamp()),
+        "rating_calibration": _rating_calibration(model, blend, profiles, trained.ratings, now.timestamp()),
         "eval": None,  # `make eval` writes <version>/eval.json beside the version it measured
+        **trained.extra,
     }
-    bundle = ModelBundle.from_trained(version, model, index, metadata, CatalogSnapshot.of(items, now))
-    rows, history_vectors = _precompute(bundle, profiles, blend, PRECOMPUTED_PER_USER, now.timestamp())
-    steps["precompute_seconds"] = round(time.perf_counter() - clock, 3)
+    bundle = ModelBundle.from_trained(version, model, index, metadata, CatalogSnapshot.of(trained.items, now))
+    rows: list[PrecomputedRow] = []
+    history_vectors: dict[str, bytes] = {}
+    if trained.precompute:
+        rows, history_vectors = _precompute(bundle, profiles, blend, PRECOMPUTED_PER_USER, now.timestamp())
+        steps["precompute_seconds"] = round(time.perf_counter() - clock, 3)
     metadata["timings"] = {**steps, "total_seconds_before_publish": round(time.perf_counter() - started, 3)}
     for name, data in bundle.to_files().items():
         stores.artifacts.put(version, name, data)
-    stores.features.put_user_embeddings(history_vectors, version, now.isoformat())
-    stores.precomputed.replace("homepage", rows, now, now + precomputed_ttl)
+    if trained.precompute:
+        stores.features.put_user_embeddings(history_vectors, version, now.isoformat())
+        stores.precomputed.replace("homepage", rows, now, now + precomputed_ttl)
     stores.artifacts.mark_latest(version)
     stores.catalog.forget_applied_events(APPLIED_MARKS_KEPT)  # housekeeping: marks no redelivery needs
     metadata["timings"]["total_seconds"] = round(time.perf_counter() - started, 3)

@@ -31,6 +31,7 @@ APPLIED_TTL = 2 * 86400  # longer than the stream keeps a record (24 h), so no r
 # each of their keys, not one per event (a Redis command from a script costs about 2 us however
 # little it does). The key names are built here, so this needs one Redis (or ElastiCache without
 # cluster mode), as the popularity keys beside each user's keys already do.
+# `events:applied` counts every event applied, for the refresh to choose where it trains.
 # ARGV: events, applied ttl, features ttl, recent kept
 _APPLY_EVENTS = """
 local events = cjson.decode(ARGV[1])
@@ -75,6 +76,7 @@ for _, user in ipairs(order) do
     redis.call('LTRIM', 'user_recent:' .. user, 0, tonumber(ARGV[4]) - 1)
   end
 end
+if applied > 0 then redis.call('INCRBY', 'events:applied', applied) end
 for item, weight in pairs(items) do redis.call('ZINCRBY', 'popularity:all', weight, item) end
 for category, weights in pairs(categories) do
   for item, weight in pairs(weights) do
@@ -131,6 +133,7 @@ class FeatureStore(Protocol):
     def apply_events(self, events: Sequence[LiveEvent]) -> int: ...
     def applied(self, event_ids: Sequence[str]) -> list[bool]: ...
     def history(self, user_id: str) -> UserHistory: ...
+    def events_applied(self) -> int: ...
     def put_user_embeddings(self, vectors: Mapping[str, bytes], version: str, updated_at: str) -> None: ...
     def get_user_embedding(self, user_id: str) -> StoredEmbedding | None: ...
 
@@ -221,6 +224,10 @@ class RedisFeatureStore:
             weights={k.decode(): float(v) for k, v in weights.items()},
             recent=[RecentAction(e[0], e[1], e[2] or None) for e in entries if len(e) == 3],
         )
+
+    def events_applied(self) -> int:
+        """How many events the real-time features have taken in, ever (each once)."""
+        return int(self._redis.get("events:applied") or 0)  # type: ignore[arg-type]
 
     def put_user_embeddings(self, vectors: Mapping[str, bytes], version: str, updated_at: str) -> None:
         """The spec's `user_embedding:{user_id}` hashes: vector (float32 bytes), version, updated_at."""

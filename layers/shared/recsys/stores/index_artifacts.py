@@ -11,8 +11,10 @@ _LATEST = "latest.json"
 class IndexArtifacts(Protocol):
     def put(self, version: str, name: str, data: bytes) -> None: ...
     def get(self, version: str, name: str) -> bytes: ...
+    def has(self, version: str, name: str) -> bool: ...
     def mark_latest(self, version: str) -> None: ...
     def latest_version(self) -> str | None: ...
+    def uri(self, version: str, name: str) -> str: ...
 
 
 class S3IndexArtifacts:
@@ -26,6 +28,19 @@ class S3IndexArtifacts:
     def get(self, version: str, name: str) -> bytes:
         response = self._s3.get_object(Bucket=self._bucket, Key=f"{version}/{name}")
         return bytes(response["Body"].read())
+
+    def has(self, version: str, name: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self._bucket, Key=f"{version}/{name}")
+        except self._s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def uri(self, version: str, name: str) -> str:
+        """Where another service (the Spark job) reads or writes `<version>/<name>`."""
+        return f"s3://{self._bucket}/{version}/{name}"
 
     def mark_latest(self, version: str) -> None:
         """Point readers at `version`; written last, after every artifact of the version."""

@@ -1,0 +1,257 @@
+"""Training on Spark: for interaction logs past what the refresh function can train.
+
+A refresh decides by size (`choose`): up to the threshold (the template's SparkTrainingThreshold,
+counted by the real-time features, which take in every logged event once) it trains in the
+function (logic/refresh.py). Above it, `start` writes the job's inputs beside the new version
+(`<version>/spark/`: the job file, the catalog's active item ids, the not-interested pairs) and
+starts an EMR Serverless run of functions/index_refresh/jobs/train_als.py, named after the version.
+When the run ends, EMR Serverless's state-change event (an EventBridge rule) invokes the refresh
+function again, and `finish` reads the factors the job wrote, places the items it had no factors
+for by their content, and publishes through the same steps as the in-function path (index, recall
+check, files, `latest.json` last).
+
+Robustness: the run's name is its client token, so a retried start starts one run; `finish` is
+idempotent (a version already published is left alone), and a scheduled refresh that finds a run
+ended but never published (its event lost) publishes it, or finds one in flight and starts nothing.
+A run that failed leaves `latest.json` on the previous version.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shlex
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from recsys.domain import ACTION_WEIGHTS
+from recsys.engine.blend import Blend
+from recsys.engine.model import Action, UserProfile
+from recsys.engine.training import ItemFactors, TrainParams, fit_factors
+from recsys.logic.refresh import (
+    ALGORITHMS,
+    NOT_INTERESTED_WEIGHT,
+    RefreshStores,
+    Trained,
+    new_version,
+    publish,
+    refresh,
+)
+from recsys.observability import logger
+from recsys.stores.spark_jobs import IN_FLIGHT
+
+if TYPE_CHECKING:
+    from recsys.stores.spark_jobs import JobRun, SparkJobs
+
+ALGORITHM = ALGORITHMS["als"]
+# Spark 3.5 (EMR 7.x) and the connector built for it: Spark 4 fails at the first read.
+CONNECTOR = "com.datastax.spark:spark-cassandra-connector_2.12:3.5.1"
+PATHS = ("auto", "lambda", "spark")
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    threshold: int  # logged events above which a refresh trains on Spark
+    keyspace: str
+    cassandra_hosts: tuple[str, ...]
+    cassandra_port: int
+    cassandra_dc: str
+    iterations: int = 15
+    reg: float = 0.1
+    alpha: float = 1.0
+
+
+def choose(requested: str, events: int, threshold: int, spark_configured: bool) -> str:
+    """'lambda' or 'spark': what was asked for, else by size."""
+    if requested not in PATHS:
+        raise ValueError(f"training must be one of {PATHS}, not {requested!r}")
+    if requested == "spark" and not spark_configured:
+        raise ValueError("training on Spark asked for, but the function has no Spark application")
+    if requested != "auto":
+        return requested
+    return "spark" if spark_configured and events > threshold else "lambda"
+
+
+def run_refresh(
+    stores: RefreshStores,
+    jobs: SparkJobs | None,
+    job_file: bytes,
+    settings: SparkSettings,
+    requested: str = "auto",
+    params: TrainParams | None = None,
+    blend: Blend | None = None,
+) -> dict[str, Any]:
+    """A refresh: publishes a run that ended unpublished, waits for one in flight, or trains."""
+    params, blend = params or TrainParams(), blend or Blend()
+    if jobs is not None:
+        pending = _unfinished(stores, jobs)
+        if pending is not None and pending.ended:
+            return finish(stores, jobs, pending.run_id, params, blend)
+        if pending is not None:
+            logger.info("a Spark run is in flight; nothing started", extra={"job_run_id": pending.run_id})
+            return {"status": "training", "model_version": pending.name, "job_run_id": pending.run_id}
+    events = stores.features.events_applied()
+    path = choose(requested, events, settings.threshold, jobs is not None)
+    logger.info("training path", extra={"path": path, "events": events, "threshold": settings.threshold})
+    if path == "lambda" or jobs is None:
+        return refresh(stores, params, blend)
+    return start(stores, jobs, job_file, settings, params, blend, events)
+
+
+def _unfinished(stores: RefreshStores, jobs: SparkJobs) -> JobRun | None:
+    """The newest Spark run in flight, or the newest that succeeded, if it trained after the
+    published version and is not published."""
+    running = jobs.runs(IN_FLIGHT)
+    if running:
+        return max(running, key=lambda r: _trained_at(r.name))
+    succeeded = [r for r in jobs.runs(("SUCCESS",)) if r.name.startswith(f"{ALGORITHM}-")]
+    newest = max(succeeded, key=lambda r: _trained_at(r.name), default=None)
+    latest = stores.artifacts.latest_version() or ""
+    if (
+        newest is not None
+        and _trained_at(newest.name) > _trained_at(latest)
+        and stores.artifacts.has(newest.name, "spark/output/stats.json")  # what finish reads
+    ):
+        return newest
+    return None
+
+
+def _trained_at(version: str) -> str:
+    """A version's UTC time stamp (`<algorithm>-YYYYmmddTHHMMSSZ-<hex>`), sortable as text."""
+    parts = version.rsplit("-", 2)
+    return parts[1] if len(parts) == 3 else ""
+
+
+def start(
+    stores: RefreshStores,
+    jobs: SparkJobs,
+    job_file: bytes,
+    settings: SparkSettings,
+    params: TrainParams,
+    blend: Blend,
+    events: int,
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    version = new_version(ALGORITHM, now)
+    artifacts = stores.artifacts
+    items = "".join(f"{item.item_id}\n" for item in stores.catalog.active_items())
+    not_interested = "".join(
+        json.dumps({"user_id": u, "item_id": i}) + "\n" for u, i in stores.feedback.not_interested_pairs()
+    )
+    inputs = {
+        "spark/train_als.py": job_file,
+        "spark/input/items.txt": items.encode(),
+        "spark/input/not_interested.jsonl": not_interested.encode(),
+    }
+    for name, data in inputs.items():
+        artifacts.put(version, name, data)
+    arguments = [
+        *("--keyspace", settings.keyspace),
+        *("--weights", json.dumps(ACTION_WEIGHTS)),
+        *("--items", artifacts.uri(version, "spark/input/items.txt")),
+        *("--not-interested", artifacts.uri(version, "spark/input/not_interested.jsonl")),
+        *("--not-interested-weight", str(NOT_INTERESTED_WEIGHT)),
+        *("--output", artifacts.uri(version, "spark/output")),
+        *("--rank", str(params.low_rank_dims), "--iterations", str(settings.iterations)),
+        *("--reg", str(settings.reg), "--alpha", str(settings.alpha)),
+        *("--window", str(blend.sequence_items), "--decay", str(blend.sequence_decay)),
+        *("--sequence-ridge", str(params.low_rank_sequence_ridge), "--seed", str(params.seed)),
+        *("--sample-users", str(params.scale_users)),
+    ]
+    conf = {
+        "spark.jars.packages": CONNECTOR,
+        "spark.cassandra.connection.host": ",".join(settings.cassandra_hosts),
+        "spark.cassandra.connection.port": str(settings.cassandra_port),
+        "spark.cassandra.connection.localDC": settings.cassandra_dc,
+    }
+    spark_parameters = " ".join(f"--conf {shlex.quote(f'{k}={v}')}" for k, v in conf.items())
+    run_id = jobs.start(version, artifacts.uri(version, "spark/train_als.py"), arguments, spark_parameters)
+    run = {"job_run_id": run_id, "started_at": now.isoformat(), "events": events, "arguments": arguments}
+    artifacts.put(version, "spark/run.json", json.dumps(run).encode())
+    logger.info("Spark run started", extra={"model_version": version, "job_run_id": run_id, "events": events})
+    return {"status": "training", "model_version": version, "job_run_id": run_id, "events": events}
+
+
+def finish(
+    stores: RefreshStores,
+    jobs: SparkJobs,
+    run_id: str,
+    params: TrainParams | None = None,
+    blend: Blend | None = None,
+) -> dict[str, Any]:
+    """Publish what a Spark run trained once it has succeeded (its state-change event)."""
+    params, blend = params or TrainParams(), blend or Blend()
+    run = jobs.get(run_id)
+    version, artifacts = run.name, stores.artifacts
+    if not run.ended:
+        return {"status": "training", "model_version": version, "job_run_id": run_id, "state": run.state}
+    if run.state != "SUCCESS":
+        logger.error("Spark run ended without a model", extra={"job_run_id": run_id, "state": run.state})
+        return {"status": "failed", "model_version": version, "job_run_id": run_id, "details": run.details}
+    if artifacts.latest_version() == version:
+        return {"status": "published", "model_version": version, "job_run_id": run_id}
+    started = time.perf_counter()
+    started_run = json.loads(artifacts.get(version, "spark/run.json"))
+    arrays = np.load(io.BytesIO(artifacts.get(version, "spark/output/factors.npz")), allow_pickle=False)
+    stats = json.loads(artifacts.get(version, "spark/output/stats.json"))
+    sample: dict[str, list[list[Any]]] = json.loads(artifacts.get(version, "spark/output/sample.json"))
+    reg = float(stats["parameters"]["reg"])
+    factors = ItemFactors(
+        item_ids=[str(i) for i in arrays["item_ids"]],
+        V=arrays["item_factors"],
+        item_users=arrays["item_users"],
+        M=arrays["sequence_map"],
+        # ALS's own λ, and as MLlib applies it (ALS-WR: scaled by each user's count of items) to a
+        # user with the mean count
+        fold_in_regs=(reg, reg * stats["counts"]["pairs"] / max(stats["counts"]["users"], 1)),
+        stats={k: stats["counts"][k] for k in ("users", "pairs", "events")},
+    )
+    items = stores.catalog.active_items()
+    profiles, ratings = _sampled_profiles(sample, stores)
+    model = fit_factors(items, factors, [p.recent for p in profiles.values()], params, blend)
+    trained = Trained(
+        version=version,
+        algorithm=ALGORITHM,
+        model=model,
+        items=items,
+        profiles=profiles,
+        ratings=ratings,
+        trained_at=datetime.fromisoformat(started_run["started_at"]),
+        steps={
+            "spark_seconds": stats["timings"]["total_seconds"],
+            "fit_seconds": round(time.perf_counter() - started, 3),
+        },
+        # Every user's top 50 needs every user's history, which only the job read: the request
+        # path's fallback for a Spark-trained model is popularity (README "Architecture").
+        precompute=False,
+        extra={"spark": {"job_run_id": run_id, "events": started_run["events"], **stats}},
+    )
+    return publish(stores, trained, params, blend)
+
+
+def _sampled_profiles(
+    sample: dict[str, list[list[Any]]], stores: RefreshStores
+) -> tuple[dict[str, UserProfile], list[tuple[str, str, float]]]:
+    """The sampled users as the in-function trainer sees its users (logic/refresh.read_log): each
+    item's summed action weight, not-interested pairs included, and the actions newest first."""
+    not_interested: dict[str, list[str]] = {}
+    for user_id, item_id in stores.feedback.not_interested_pairs():
+        if user_id in sample:
+            not_interested.setdefault(user_id, []).append(item_id)
+    profiles: dict[str, UserProfile] = {}
+    ratings: list[tuple[str, str, float]] = []
+    for user_id, events in sample.items():
+        weights: dict[str, float] = {}
+        for item_id, action, rating in events:
+            weights[item_id] = weights.get(item_id, 0.0) + ACTION_WEIGHTS.get(action, 0.0)
+            if rating is not None:
+                ratings.append((user_id, item_id, float(rating)))
+        for item_id in not_interested.get(user_id, []):
+            weights[item_id] = weights.get(item_id, 0.0) + NOT_INTERESTED_WEIGHT
+        recent = [Action(item_id, disliked=action == "dislike") for item_id, action, _ in events]
+        profiles[user_id] = UserProfile(weights=weights, recent=recent)
+    return profiles, ratings

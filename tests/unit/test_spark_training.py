@@ -1,0 +1,235 @@
+"""Training on Spark, without Spark: the job's own numpy against the in-function trainer's, the
+arguments the refresh passes against what the job parses, the choice of path, the reconciliation
+of runs, and the model built from factors trained elsewhere."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from localcloud.runtime.service_events import matches
+from recsys.domain import ACTION_WEIGHTS, Item
+from recsys.engine import index as faiss_index
+from recsys.engine.blend import Blend
+from recsys.engine.bundle import CatalogSnapshot, ModelBundle
+from recsys.engine.model import UserProfile
+from recsys.engine.training import (
+    Interactions,
+    ItemFactors,
+    TrainParams,
+    fit_factors,
+    item_factors,
+    sequence_map,
+)
+from recsys.logic import spark_training
+from recsys.logic.refresh import NOT_INTERESTED_WEIGHT, RefreshStores
+from recsys.stores.spark_jobs import JobRun
+from tests.unit.engine_fixtures import ROMANCE, SCIFI, histories, items
+from tests.unit.test_engine import acted, top_items
+
+JOB_FILE = Path(__file__).parents[2] / "functions" / "index_refresh" / "jobs" / "train_als.py"
+
+
+def job_module():
+    spec = importlib.util.spec_from_file_location("train_als", JOB_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # numpy only at import: pyspark is imported by main()
+    return module
+
+
+def test_the_job_is_python_3_9_which_emr_serverless_runs():
+    ast.parse(JOB_FILE.read_text(), feature_version=(3, 9))
+
+
+def test_the_jobs_next_item_map_is_the_in_function_trainers():
+    job = job_module()
+    rng = np.random.default_rng(5)
+    V = rng.standard_normal((30, 6)).astype(np.float32)
+    sequences = [list(rng.integers(0, 30, rng.integers(1, 40))) for _ in range(50)]
+    ZZ, ZY, n = np.zeros((6, 6)), np.zeros((6, 6)), 0
+    for sequence in sequences:  # the job sums per user, on whichever executor holds the user
+        zz, zy, k = job.transitions_gram(sequence, V, 30, 0.95)
+        ZZ, ZY, n = ZZ + zz, ZY + zy, n + k
+    assert n == sum(max(len(s) - 1, 0) for s in sequences)
+    expected = sequence_map(sequences, V, 30, 0.95, 0.1)
+    assert np.allclose(job.solve_sequence_map(ZZ, ZY, 0.1), expected, atol=1e-4)
+
+
+@dataclass
+class Artifacts:
+    files: dict[str, bytes] = field(default_factory=dict)
+    latest: str | None = None
+
+    def put(self, version, name, data):
+        self.files[f"{version}/{name}"] = data
+
+    def get(self, version, name):
+        return self.files[f"{version}/{name}"]
+
+    def has(self, version, name):
+        return f"{version}/{name}" in self.files
+
+    def uri(self, version, name):
+        return f"s3://bucket/{version}/{name}"
+
+    def latest_version(self):
+        return self.latest
+
+
+@dataclass
+class Jobs:
+    listed: list[JobRun] = field(default_factory=list)
+    started: list[tuple[str, str, list[str], str]] = field(default_factory=list)
+
+    def start(self, name, entry_point, arguments, spark_parameters):
+        self.started.append((name, entry_point, arguments, spark_parameters))
+        return "run-1"
+
+    def get(self, run_id):
+        return next(r for r in self.listed if r.run_id == run_id)
+
+    def runs(self, states):
+        return [r for r in self.listed if r.state in states]
+
+
+class Catalog:
+    def active_items(self):
+        return [Item("a", "A"), Item("b", "B")]
+
+
+class Feedback:
+    def not_interested_pairs(self):
+        return [("u1", "a")]
+
+
+class Features:
+    def __init__(self, events: int) -> None:
+        self.events = events
+
+    def events_applied(self):
+        return self.events
+
+
+def stores(artifacts: Artifacts, events: int = 0) -> RefreshStores:
+    return RefreshStores(
+        catalog=Catalog(),
+        log=None,
+        feedback=Feedback(),
+        features=Features(events),
+        precomputed=None,
+        artifacts=artifacts,
+    )  # type: ignore[arg-type]
+
+
+SETTINGS = spark_training.SparkSettings(
+    threshold=1000, keyspace="ks", cassandra_hosts=("h1", "h2"), cassandra_port=9042, cassandra_dc="dc1"
+)
+
+
+def test_the_job_parses_what_the_refresh_passes_and_finds_its_inputs_beside_the_version():
+    artifacts, jobs = Artifacts(), Jobs()
+    answer = spark_training.run_refresh(stores(artifacts, events=5000), jobs, b"job", SETTINGS)
+    assert answer["status"] == "training" and answer["job_run_id"] == "run-1"
+    ((version, entry_point, arguments, spark_parameters),) = jobs.started
+    assert version == answer["model_version"] and version.startswith("als-sequential-")
+    assert (
+        entry_point == f"s3://bucket/{version}/spark/train_als.py"
+        and artifacts.get(version, "spark/train_als.py") == b"job"
+    )
+    parsed = job_module().arguments(arguments)
+    assert json.loads(parsed.weights) == ACTION_WEIGHTS
+    assert parsed.not_interested_weight == NOT_INTERESTED_WEIGHT
+    assert parsed.keyspace == "ks" and parsed.output == f"s3://bucket/{version}/spark/output"
+    assert artifacts.get(version, "spark/input/items.txt") == b"a\nb\n"
+    assert json.loads(artifacts.get(version, "spark/input/not_interested.jsonl")) == {
+        "user_id": "u1",
+        "item_id": "a",
+    }
+    assert "spark.cassandra.connection.host=h1,h2" in spark_parameters
+    assert spark_training.CONNECTOR in spark_parameters
+
+
+def test_the_path_follows_the_threshold_unless_one_is_asked_for():
+    assert spark_training.choose("auto", 1000, 1000, True) == "lambda"
+    assert spark_training.choose("auto", 1001, 1000, True) == "spark"
+    assert spark_training.choose("auto", 10**9, 1000, False) == "lambda"  # no application: no choice
+    assert spark_training.choose("lambda", 10**9, 1000, True) == "lambda"
+    assert spark_training.choose("spark", 0, 1000, True) == "spark"
+    with pytest.raises(ValueError, match="no Spark application"):
+        spark_training.choose("spark", 0, 1000, False)
+    with pytest.raises(ValueError, match="must be one of"):
+        spark_training.choose("gpu", 0, 1000, True)
+
+
+def test_a_run_in_flight_starts_nothing_more():
+    jobs = Jobs(listed=[JobRun("r0", "als-sequential-20261201T100000Z-aaaa", "RUNNING")])
+    answer = spark_training.run_refresh(stores(Artifacts(), events=5000), jobs, b"job", SETTINGS)
+    assert answer == {
+        "status": "training",
+        "model_version": "als-sequential-20261201T100000Z-aaaa",
+        "job_run_id": "r0",
+    }
+    assert jobs.started == []
+
+
+def test_only_a_run_newer_than_the_published_model_and_with_its_outputs_is_published_late():
+    older = JobRun("r1", "als-sequential-20261201T090000Z-aaaa", "SUCCESS")
+    newer = JobRun("r2", "als-sequential-20261201T110000Z-bbbb", "SUCCESS")
+    artifacts = Artifacts(latest="ease-sequential-20261201T100000Z-cccc")
+    jobs = Jobs(listed=[older, newer])
+    assert spark_training._unfinished(stores(artifacts), jobs) is None  # its outputs are gone
+    artifacts.put(newer.name, "spark/output/stats.json", b"{}")
+    assert spark_training._unfinished(stores(artifacts), jobs) == newer
+    artifacts.latest = "ease-sequential-20261201T120000Z-dddd"
+    assert spark_training._unfinished(stores(artifacts), jobs) is None
+
+
+def test_a_failed_run_publishes_nothing():
+    jobs = Jobs(listed=[JobRun("r3", "als-sequential-20261201T110000Z-eeee", "FAILED", "exit 1")])
+    answer = spark_training.finish(stores(Artifacts()), jobs, "r3")
+    assert answer["status"] == "failed" and answer["details"] == "exit 1"
+
+
+def test_a_model_on_factors_trained_elsewhere_learns_tastes_and_what_follows():
+    catalog, watched = items(), histories()
+    warm = [i.item_id for i in catalog if i.item_id in SCIFI + ROMANCE]
+    column = {item_id: c for c, item_id in enumerate(warm)}
+    X = Interactions.of([[column[a.item_id] for a in h] for h in watched.values()], len(warm))
+    V, _ = item_factors(X, 6, oversample=10, power=2, seed=0)  # stands in for ALS's factors
+    sequences = [[column[a.item_id] for a in reversed(h)] for h in watched.values()]
+    factors = ItemFactors(
+        item_ids=warm,
+        V=3.0 * V,  # ALS's factors are not orthonormal: the scale must not matter
+        item_users=np.full(len(warm), 7.5, dtype=np.float32),
+        M=sequence_map(sequences, V, 30, 0.95, 0.1),
+        fold_in_regs=(0.1, 10.0),
+        stats={"users": len(watched), "pairs": 120, "events": 120},
+    )
+    model = fit_factors(catalog, factors, list(watched.values()), TrainParams(content_ridge=0.1), Blend())
+    assert model.stats["models"] == "als" and model.stats["fold_in_reg"] in (0.1, 10.0)
+    assert model.stats["items_from_content"] == 2 and model.P[len(catalog) - 1].any()
+    index, report = faiss_index.build(model.Q, model.Q[:4])
+    metadata = {"model_version": "t", "blend": Blend().as_dict(), "index": report.as_dict()}
+    model = ModelBundle.from_trained(
+        "t", model, index, metadata, CatalogSnapshot.of(catalog, datetime.now(UTC))
+    )
+    model.created[:] = 1_000_000_000.0
+    scifi_fan = UserProfile(weights={SCIFI[0]: 3.0, SCIFI[1]: 3.0}, recent=acted(SCIFI[1], SCIFI[0]))
+    assert all(i.startswith("scifi") for i in top_items(model, scifi_fan, k=3))
+    romance_fan = UserProfile(weights={ROMANCE[3]: 3.0}, recent=acted(ROMANCE[3]))
+    assert top_items(model, romance_fan, k=1) == [ROMANCE[4]]  # the chain's next item
+
+
+def test_rule_patterns_match_by_exact_values_field_by_field():
+    event = {"source": "aws.emr-serverless", "detail": {"state": "SUCCESS", "applicationId": "app"}}
+    assert matches({"source": ["aws.emr-serverless"], "detail": {"state": ["SUCCESS", "FAILED"]}}, event)
+    assert not matches({"detail": {"state": ["RUNNING"]}}, event)
+    assert not matches({"detail": {"applicationId": ["other"]}}, event)
+    assert not matches({"detail": {"jobRunName": ["x"]}}, event)  # a field the event lacks
