@@ -141,6 +141,8 @@ class LocalCloud:
     def _published(self, stack: Stack, version: str, run_id: str, timeout: float = 1800.0) -> dict[str, Any]:
         import json
 
+        from recsys.logic.spark_training import FAILED
+
         artifacts = self.index_artifacts(stack)
         context = stack.context(self.ports, self.layout)
         application = context.resolve(
@@ -158,6 +160,10 @@ class LocalCloud:
         while time.monotonic() < deadline:
             if artifacts.latest_version() == version:
                 return dict(json.loads(artifacts.get(version, "metadata.json")))
+            if artifacts.has(version, FAILED):
+                raise ServiceError(
+                    f"{version} was trained but not published: {artifacts.get(version, FAILED).decode()}"
+                )
             run = emr.get_job_run(applicationId=application_id, jobRunId=run_id)["jobRun"]
             if run["state"] in ("FAILED", "CANCELLED"):
                 raise ServiceError(f"the Spark run {run_id} {run['state']}: {run.get('stateDetails', '')}")

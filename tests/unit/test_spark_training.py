@@ -187,8 +187,21 @@ def test_only_a_run_newer_than_the_published_model_and_with_its_outputs_is_publi
     assert spark_training._unfinished(stores(artifacts), jobs) is None  # its outputs are gone
     artifacts.put(newer.name, "spark/output/stats.json", b"{}")
     assert spark_training._unfinished(stores(artifacts), jobs) == newer
+    artifacts.put(newer.name, spark_training.FAILED, b"{}")  # its publication failed once
+    assert spark_training._unfinished(stores(artifacts), jobs) is None
+    del artifacts.files[f"{newer.name}/{spark_training.FAILED}"]
     artifacts.latest = "ease-sequential-20261201T120000Z-dddd"
     assert spark_training._unfinished(stores(artifacts), jobs) is None
+
+
+def test_a_run_older_than_the_published_model_is_not_published_and_a_broken_one_is_marked():
+    run = JobRun("r4", "als-sequential-20261201T110000Z-ffff", "SUCCESS")
+    artifacts = Artifacts(latest="ease-sequential-20261201T120000Z-dddd")
+    assert spark_training.finish(stores(artifacts), Jobs(listed=[run]), "r4")["status"] == "superseded"
+    artifacts.latest = None  # nothing newer, but the run's outputs are missing
+    with pytest.raises(KeyError):
+        spark_training.finish(stores(artifacts), Jobs(listed=[run]), "r4")
+    assert "KeyError" in json.loads(artifacts.get(run.name, spark_training.FAILED))["error"]
 
 
 def test_a_failed_run_publishes_nothing():

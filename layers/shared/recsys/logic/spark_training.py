@@ -11,9 +11,10 @@ for by their content, and publishes through the same steps as the in-function pa
 check, files, `latest.json` last).
 
 Robustness: the run's name is its client token, so a retried start starts one run; `finish` is
-idempotent (a version already published is left alone), and a scheduled refresh that finds a run
-ended but never published (its event lost) publishes it, or finds one in flight and starts nothing.
-A run that failed leaves `latest.json` on the previous version.
+idempotent (a version already published, or older than the one published, is left alone), and a
+scheduled refresh that finds a run ended but never published (its event lost) publishes it, or
+finds one in flight and starts nothing. A run that failed, or whose model could not be published
+(`spark/failed.json` says why), leaves `latest.json` on the previous version.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ ALGORITHM = ALGORITHMS["als"]
 # Spark 3.5 (EMR 7.x) and the connector built for it: Spark 4 fails at the first read.
 CONNECTOR = "com.datastax.spark:spark-cassandra-connector_2.12:3.5.1"
 PATHS = ("auto", "lambda", "spark")
+FAILED = "spark/failed.json"  # beside a run whose publication failed: what went wrong
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ def _unfinished(stores: RefreshStores, jobs: SparkJobs) -> JobRun | None:
         newest is not None
         and _trained_at(newest.name) > _trained_at(latest)
         and stores.artifacts.has(newest.name, "spark/output/stats.json")  # what finish reads
+        and not stores.artifacts.has(newest.name, FAILED)
     ):
         return newest
     return None
@@ -192,8 +195,23 @@ def finish(
     if run.state != "SUCCESS":
         logger.error("Spark run ended without a model", extra={"job_run_id": run_id, "state": run.state})
         return {"status": "failed", "model_version": version, "job_run_id": run_id, "details": run.details}
-    if artifacts.latest_version() == version:
+    latest = artifacts.latest_version() or ""
+    if latest == version:
         return {"status": "published", "model_version": version, "job_run_id": run_id}
+    if _trained_at(latest) > _trained_at(version):  # a newer model was published meanwhile
+        return {"status": "superseded", "model_version": version, "job_run_id": run_id, "latest": latest}
+    try:
+        return _publish_run(stores, version, run_id, params, blend)
+    except Exception as exc:
+        # marked, so that later refreshes train anew rather than try this run again
+        artifacts.put(version, FAILED, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+        raise
+
+
+def _publish_run(
+    stores: RefreshStores, version: str, run_id: str, params: TrainParams, blend: Blend
+) -> dict[str, Any]:
+    artifacts = stores.artifacts
     started = time.perf_counter()
     started_run = json.loads(artifacts.get(version, "spark/run.json"))
     arrays = np.load(io.BytesIO(artifacts.get(version, "spark/output/factors.npz")), allow_pickle=False)
