@@ -88,6 +88,12 @@ def arguments(argv=None):
     return parser.parse_args(argv)
 
 
+def _delete(spark, uri):
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+
+
 def _write_bytes(spark, uri, data):
     """Bytes to any Hadoop file system URI (s3:// on EMR, file:// locally)."""
     jvm = spark.sparkContext._jvm
@@ -158,6 +164,10 @@ def main(argv=None):
     timings["read_seconds"] = round(time.perf_counter() - started, 3)
 
     clock = time.perf_counter()
+    # ALS's iterations grow each RDD's lineage; without checkpoints a task's deserialization can
+    # overflow the thread's stack (seen here, once, late in the 15 iterations)
+    checkpoints = f"{output}/_checkpoints"
+    spark.sparkContext.setCheckpointDir(checkpoints)
     als = ALS(
         rank=args.rank,
         maxIter=args.iterations,
@@ -169,6 +179,7 @@ def main(argv=None):
         ratingCol="weight",
         seed=args.seed,
         coldStartStrategy="drop",
+        checkpointInterval=5,
     )
     model = als.fit(ratings)
     timings["als_seconds"] = round(time.perf_counter() - clock, 3)
@@ -237,6 +248,7 @@ def main(argv=None):
     ):
         sample.setdefault(row.user_id, []).append([row.item_id, row.action_type, _number(row.rating)])
     _write_bytes(spark, f"{output}/sample.json", json.dumps(sample).encode())
+    _delete(spark, checkpoints)
     timings["write_seconds"] = round(time.perf_counter() - clock, 3)
     timings["total_seconds"] = round(time.perf_counter() - started, 3)
     stats = {

@@ -493,6 +493,7 @@ class ItemFactors:
     item_users: Vector
     M: Matrix
     fold_in_regs: tuple[float, ...] = (0.1,)  # λ tried for folding a user in: u = (VᵀV + λI)⁻¹ Vᵀx
+    sequence_weights: tuple[float, ...] = (1.0,)  # weights tried for the next-item rows V M
     stats: dict[str, Any] = field(default_factory=dict)
 
 
@@ -504,9 +505,9 @@ def fit_factors(
     blend: Blend,
 ) -> TrainedModel:
     """The low-rank model (as `fit` builds it above `max_items`) on factors trained elsewhere:
-    P = [V G; V M]·α and Q = V, G = (VᵀV + λI)⁻¹ the least squares that folds a user in, λ and α
-    chosen on the held-out last events of `histories` (a sample of users, newest first); items
-    without factors placed by their content."""
+    P = [V G; β V M]·α and Q = V, G = (VᵀV + λI)⁻¹ the least squares that folds a user in, λ, β
+    and α chosen on the held-out last events of `histories` (a sample of users, newest first);
+    items without factors placed by their content."""
     started, started_at = time.perf_counter(), time.time()
     position = {item.item_id: p for p, item in enumerate(items)}
     n = len(items)
@@ -524,30 +525,35 @@ def fit_factors(
     c = np.float32(np.sqrt(d) / max(float(np.linalg.norm(V)), 1e-12))
     P = np.zeros((2 * n, d), dtype=np.float32)
     Q = np.zeros((n, d), dtype=np.float32)
-    P[n + warm_positions], Q[warm_positions] = c * (V @ factors.M), c * V
+    Q[warm_positions] = c * V
+    sequence_rows = c * (V @ factors.M)
     # ALS folds a user in by least squares, u = (VᵀV + λI)⁻¹ Vᵀx: the rows the user's coefficients
-    # sum are V (VᵀV + λI)⁻¹. λ: each of factors.fold_in_regs, chosen with α on held-out events.
-    best: tuple[float, float, dict[str, float]] | None = None
+    # sum are V (VᵀV + λI)⁻¹. Each λ of fold_in_regs and weight of the next-item rows of
+    # sequence_weights is tried, with α, on the held-out events; the best ranking is kept.
     tried: dict[str, float] = {}
+    best: tuple[float, float, float, float, dict[str, float]] | None = None
     for reg in factors.fold_in_regs:
-        G = np.linalg.inv(gram_v + reg * np.eye(d)).astype(np.float32)
-        P[warm_positions] = V @ G / c
-        alpha, rates = choose_scale(
-            P, Q, popularity_feature(counts), list(histories), position, blend, params
-        )
-        tried[str(reg)] = rates.get(str(alpha), 0.0)
-        if best is None or tried[str(reg)] > tried[str(best[0])]:
-            best = (reg, alpha, rates)
+        similar_rows = V @ np.linalg.inv(gram_v + reg * np.eye(d)).astype(np.float32) / c
+        for weight in factors.sequence_weights:
+            P[warm_positions], P[n + warm_positions] = similar_rows, weight * sequence_rows
+            alpha, rates = choose_scale(
+                P, Q, popularity_feature(counts), list(histories), position, blend, params
+            )
+            tried[f"{reg:g}/{weight:g}"] = rates.get(str(alpha), 0.0)
+            if best is None or tried[f"{reg:g}/{weight:g}"] > best[0]:
+                best = (tried[f"{reg:g}/{weight:g}"], reg, weight, alpha, rates)
     assert best is not None
-    reg, alpha, rates = best
+    _, reg, weight, alpha, rates = best
     P[warm_positions] = V @ np.linalg.inv(gram_v + reg * np.eye(d)).astype(np.float32) / c
+    P[n + warm_positions] = weight * sequence_rows
     P *= alpha
     stats = {
         **factors.stats,
         "dimensions": d,
         "models": "als",
         "fold_in_reg": reg,
-        "fold_in_hr_at_20": tried,
+        "sequence_weight": weight,
+        "fold_in_hr_at_20": tried,  # by "λ/weight"
         "scale": alpha,
         "scale_hr_at_20": rates,
     }

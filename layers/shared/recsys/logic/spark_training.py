@@ -53,6 +53,9 @@ ALGORITHM = ALGORITHMS["als"]
 CONNECTOR = "com.datastax.spark:spark-cassandra-connector_2.12:3.5.1"
 PATHS = ("auto", "lambda", "spark")
 FAILED = "spark/failed.json"  # beside a run whose publication failed: what went wrong
+# weights of the next-item rows tried, on held-out events, when the model is built from the job's
+# factors: the blend's own was chosen for the in-function models, whose rows have other scales
+SEQUENCE_WEIGHTS = (0.0, 0.0625, 0.125, 0.25, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,7 @@ def _publish_run(
         # ALS's own λ, and as MLlib applies it (ALS-WR: scaled by each user's count of items) to a
         # user with the mean count
         fold_in_regs=(reg, reg * stats["counts"]["pairs"] / max(stats["counts"]["users"], 1)),
+        sequence_weights=SEQUENCE_WEIGHTS,
         stats={k: stats["counts"][k] for k in ("users", "pairs", "events")},
     )
     items = stores.catalog.active_items()
