@@ -7,7 +7,8 @@ FAILED with the end of the driver's log as stateDetails), so callers poll GetJob
 What EMRFS gives a job in AWS, s3:// paths, is a folder here: every s3:// URI among the entry
 point and the arguments becomes a file:// path under the run's folder
 (`.localcloud/spark/<run id>/s3/<bucket>/<key>`), filled from the emulator's S3 before the run;
-what the job wrote there is copied back to S3 after it.
+what the job wrote there is copied back to S3 after it, and the folder removed (a failed run's
+stays, beside the driver's log, to look at).
 
 pyspark (3.5, the Spark Cassandra Connector's newest supported line) is kept out of the project's
 environment: it is installed on first use in a virtual environment of its own in the user's
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -128,6 +130,7 @@ class LocalJobRunner:
             for uri in uris:
                 self._download(folder, uri)
             run.state = "RUNNING"
+            submitted = time.time()  # what is newer than this, the job wrote
             spark_home = next((python.parent.parent / "lib").glob("python3*/site-packages/pyspark"))
             command = [
                 str(spark_home / "bin" / "spark-submit"),
@@ -156,7 +159,8 @@ class LocalJobRunner:
                 return
             if code != 0:
                 raise RuntimeError(f"spark-submit exited with {code}: {_tail(driver_log)}")
-            uploaded = sum(self._upload(folder, uri, started) for uri in uris)
+            uploaded = sum(self._upload(folder, uri, submitted) for uri in uris)
+            shutil.rmtree(folder / "s3", ignore_errors=True)  # in S3 now; the driver's log stays
             run.state, run.state_details = "SUCCESS", ""
             self.log(
                 f"spark: run {run.id} succeeded in {time.time() - started:.0f}s ({uploaded} files to S3)"
