@@ -1,4 +1,5 @@
-"""`python -m localcloud up|down|status|env`: the local cloud's command line (see the Makefile)."""
+"""`python -m localcloud <command>`: the local cloud's command line (`--help` lists the commands;
+the Makefile names each)."""
 
 from __future__ import annotations
 

@@ -223,10 +223,6 @@ class FunctionPool:
         finally:
             self._release(env, healthy)
 
-    @property
-    def size(self) -> int:
-        return self._count
-
     def stop(self) -> None:
         with self._lock:
             for env in self._idle:

@@ -2,21 +2,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from recsys.domain import ACTION_WEIGHTS, Interaction, fallback_event_id
+from recsys.domain import Interaction, fallback_event_id
 
 WHEN = datetime(2024, 1, 20, 15, 30, tzinfo=UTC)
-
-
-def test_action_weights_are_the_specs():
-    assert ACTION_WEIGHTS == {
-        "impression": 0.1,
-        "click": 1.0,
-        "add_to_cart": 2.0,
-        "purchase": 5.0,
-        "watch": 3.0,
-        "like": 2.0,
-        "dislike": -3.0,
-    }
 
 
 def test_fallback_event_id_is_deterministic_and_distinguishes_requests():

@@ -252,6 +252,3 @@ class RedisFeatureStore:
 
     def forget_user_embedding(self, user_id: str) -> None:
         self._redis.delete(f"user_embedding:{user_id}")
-
-    def forget_item_embedding(self, item_id: str) -> None:
-        self._redis.delete(f"item_embedding:{item_id}")

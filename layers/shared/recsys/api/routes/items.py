@@ -197,8 +197,6 @@ async def put_item_features(
     written = deps.item_feature_store().put(
         item_id, groups, expected_version=body.version, idempotency_key=key, request_hash=request_hash(groups)
     )
-    if not written.replayed:
-        deps.feature_store().forget_item_embedding(item_id)
     return ItemFeaturesResponse(
         item_id=item_id,
         version=written.version,
