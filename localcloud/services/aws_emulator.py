@@ -7,9 +7,10 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import ClassVar
 
 from localcloud.services.base import Service, ServiceError
-from localcloud.settings import HOST, Ports
+from localcloud.settings import HOST
 
 
 class AwsEmulator(Service):
@@ -17,13 +18,8 @@ class AwsEmulator(Service):
     title = "AWS emulator (moto)"
     ready_timeout = 20.0
 
-    def __init__(self, layout, ports: Ports) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(layout)
-        self.port = ports.aws
-
-    @property
-    def ports(self) -> dict[str, int]:
-        return {"RECSYS_AWS_PORT": self.port}
+    listens: ClassVar[dict[str, str]] = {"port": "aws"}
+    port: int
 
     @property
     def data_location(self) -> str:

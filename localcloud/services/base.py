@@ -11,8 +11,9 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
-from localcloud.settings import HOST, Layout
+from localcloud.settings import HOST, Layout, Ports
 
 
 class ServiceError(RuntimeError):
@@ -69,15 +70,21 @@ class Service(ABC):
     title: str
     ready_timeout: float = 60.0
 
-    def __init__(self, layout: Layout) -> None:
+    # the ports it listens on: attribute -> the field of Ports it takes (RECSYS_<FIELD>_PORT moves it)
+    listens: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, layout: Layout, ports: Ports) -> None:
         self.layout = layout
         self.spawned_at: float | None = None
+        for attribute, field in self.listens.items():
+            setattr(self, attribute, getattr(ports, field))
 
-    # -- what each service defines -------------------------------------------------------
     @property
-    @abstractmethod
     def ports(self) -> dict[str, int]:
         """The ports it listens on, keyed by the environment variable that moves each."""
+        return {f"RECSYS_{field.upper()}_PORT": getattr(self, a) for a, field in self.listens.items()}
+
+    # -- what each service defines -------------------------------------------------------
 
     @abstractmethod
     def install(self) -> None:

@@ -10,10 +10,10 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from localcloud.services.base import Service, ServiceError, apt_install
-from localcloud.settings import CASSANDRA_VERSION, HOST, Ports
+from localcloud.settings import CASSANDRA_VERSION, HOST
 
 if TYPE_CHECKING:
     from cassandra.cluster import Session
@@ -32,19 +32,14 @@ class Cassandra(Service):
     title = "Cassandra"
     ready_timeout = 180.0
 
-    def __init__(self, layout, ports: Ports) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(layout)
-        self.port = ports.cassandra
-        self.storage_port = ports.cassandra_storage
-        self.jmx_port = ports.cassandra_jmx
-
-    @property
-    def ports(self) -> dict[str, int]:
-        return {
-            "RECSYS_CASSANDRA_PORT": self.port,
-            "RECSYS_CASSANDRA_STORAGE_PORT": self.storage_port,
-            "RECSYS_CASSANDRA_JMX_PORT": self.jmx_port,
-        }
+    listens: ClassVar[dict[str, str]] = {
+        "port": "cassandra",
+        "storage_port": "cassandra_storage",
+        "jmx_port": "cassandra_jmx",
+    }
+    port: int
+    storage_port: int
+    jmx_port: int
 
     @property
     def lib_dir(self) -> Path:

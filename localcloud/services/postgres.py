@@ -10,9 +10,10 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import ClassVar
 
 from localcloud.services.base import Service, ServiceError, apt_install, pid_alive, wait_until
-from localcloud.settings import HOST, Ports
+from localcloud.settings import HOST
 
 SUPERUSER = "recsys"
 RELOCATED = Path("/var/lib/recsys-localcloud")
@@ -36,13 +37,8 @@ class Postgres(Service):
     title = "PostgreSQL"
     ready_timeout = 30.0
 
-    def __init__(self, layout, ports: Ports) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(layout)
-        self.port = ports.postgres
-
-    @property
-    def ports(self) -> dict[str, int]:
-        return {"RECSYS_POSTGRES_PORT": self.port}
+    listens: ClassVar[dict[str, str]] = {"port": "postgres"}
+    port: int
 
     @property
     def bin_dir(self) -> Path:

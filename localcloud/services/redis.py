@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from typing import ClassVar
 
 from localcloud.services.base import Service, ServiceError, apt_install
-from localcloud.settings import HOST, Ports
+from localcloud.settings import HOST
 
 
 class Redis(Service):
@@ -14,13 +15,8 @@ class Redis(Service):
     title = "Redis"
     ready_timeout = 15.0
 
-    def __init__(self, layout, ports: Ports) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(layout)
-        self.port = ports.redis
-
-    @property
-    def ports(self) -> dict[str, int]:
-        return {"RECSYS_REDIS_PORT": self.port}
+    listens: ClassVar[dict[str, str]] = {"port": "redis"}
+    port: int
 
     def install(self) -> None:
         if shutil.which("redis-server") is None:

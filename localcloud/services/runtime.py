@@ -8,10 +8,11 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import ClassVar
 
 from localcloud.runtime import build
 from localcloud.services.base import Service, ServiceError
-from localcloud.settings import HOST, Ports
+from localcloud.settings import HOST
 
 
 class LambdaRuntime(Service):
@@ -19,14 +20,9 @@ class LambdaRuntime(Service):
     title = "Lambda runtime + API"
     ready_timeout = 600.0  # the first start builds the runtime and the layers' requirements
 
-    def __init__(self, layout, ports: Ports) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(layout)
-        self.api_port = ports.api
-        self.invoke_port = ports.invoke
-
-    @property
-    def ports(self) -> dict[str, int]:
-        return {"RECSYS_API_PORT": self.api_port, "RECSYS_INVOKE_PORT": self.invoke_port}
+    listens: ClassVar[dict[str, str]] = {"api_port": "api", "invoke_port": "invoke"}
+    api_port: int
+    invoke_port: int
 
     @property
     def data_location(self) -> str:

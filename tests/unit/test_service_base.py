@@ -1,23 +1,22 @@
 import socket
+from dataclasses import replace
+from typing import ClassVar
 
 import pytest
 
 from localcloud.services.base import Service, ServiceError
-from localcloud.settings import Layout
+from localcloud.settings import Layout, Ports
 
 
 class Dummy(Service):
     name = "dummy"
     title = "Dummy"
 
-    def __init__(self, layout, port):
-        super().__init__(layout)
-        self.port = port
-        self.spawned = False
+    listens: ClassVar[dict[str, str]] = {"port": "redis"}
 
-    @property
-    def ports(self):
-        return {"RECSYS_DUMMY_PORT": self.port}
+    def __init__(self, layout, port):
+        super().__init__(layout, replace(Ports(), redis=port))
+        self.spawned = False
 
     def install(self):
         pass
@@ -39,7 +38,7 @@ def test_taken_port_gives_one_line_naming_port_and_fix(tmp_path):
             service.start()
     message = str(caught.value)
     assert "\n" not in message
-    assert str(port) in message and "RECSYS_DUMMY_PORT" in message
+    assert str(port) in message and "RECSYS_REDIS_PORT" in message
     assert not service.spawned
 
 
