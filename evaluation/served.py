@@ -126,14 +126,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def evaluate(
-    cloud: LocalCloud, training: str = "auto", blend: str = "", baselines: bool = True
+    cloud: LocalCloud,
+    training: str = "auto",
+    blend: str = "",
+    baselines: bool = True,
+    parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Train on the split's training events, rank every held-out user through the API, print the
-    table; returns the figures (the JSON `make eval` prints last)."""
+    table; returns the figures (the JSON `make eval` prints last). parameters: template
+    parameters over the eval stack's (e.g. SparkTrainingThreshold)."""
     started = time.monotonic()
     log_file = cloud.layout.log("eval-runtime")
     cloud.deploy(EVAL_STACK, fresh=True)
-    with cloud.serve_stack("eval", log_file) as (api_port, invoke_port):
+    with cloud.serve_stack("eval", log_file, parameters=parameters) as (api_port, invoke_port):
         _log(
             "splitting MovieLens-100k (leave-last-out, ties in file order); importing it into the eval stack"
         )

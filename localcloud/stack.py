@@ -238,14 +238,18 @@ class LocalCloud:
             )
 
     @contextmanager
-    def serve_stack(self, stack: str, log_file: Path, *, api_only: bool = False) -> Iterator[tuple[int, int]]:
+    def serve_stack(
+        self, stack: str, log_file: Path, *, api_only: bool = False, parameters: dict[str, str] | None = None
+    ) -> Iterator[tuple[int, int]]:
         """A runtime serving one of STACKS on free ports of its own (its API, its Invoke API),
         stopped on leaving; for commands that must not disturb the served stack (eval, chaos).
-        api_only: no pollers or schedules, beside a runtime that consumes (benchmarks)."""
+        api_only: no pollers or schedules, beside a runtime that consumes (benchmarks).
+        parameters: template parameters over the stack's, for this runtime's functions."""
         api_port, invoke_port = free_port(), free_port()
         command = [sys.executable, "-m", "localcloud.runtime", "--stack", stack]
         command += ["--api-port", str(api_port), "--invoke-port", str(invoke_port)]
         command += ["--api-only"] if api_only else []
+        command += [f"--parameter={name}={value}" for name, value in (parameters or {}).items()]
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with log_file.open("wb") as log:
             process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)

@@ -194,7 +194,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--api-only", action="store_true", help="no pollers and no schedules (another runtime consumes)"
     )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a template parameter over the stack's (as sam deploy --parameter-overrides), repeatable",
+    )
     args = parser.parse_args(argv)
+    overrides = dict(p.split("=", 1) for p in args.parameter if "=" in p)
+    if len(overrides) != len(args.parameter):
+        parser.error("--parameter takes NAME=VALUE")
 
     layout, ports = Layout(), Ports()
     stack = STACKS.get(args.stack)
@@ -204,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         stack_name=args.stack_name or (stack.name if stack else "recsys-local"),
         region="us-east-1",
         account_id="123456789012",
-        parameter_overrides=stack.parameters(ports) if stack else {},
+        parameter_overrides={**(stack.parameters(ports) if stack else {}), **overrides},
     )
     cloud = LocalCloud(layout, ports)
     try:
