@@ -16,7 +16,8 @@ the two equal). It writes under --output:
 - `factors.npz`: item_ids, item_factors (items x rank), item_users (users per item),
   sequence_map (rank x rank);
 - `user_factors/`: ALS's user factors, Parquet (user_id, features);
-- `sample.json`: the newest events of a seeded sample of users (scale choice, recall, calibration);
+- `sample.json`: the newest events of a seeded sample of users, newest first, each
+  [item_id, action, rating or null, epoch seconds] (scale choice, recall, calibration);
 - `stats.json`: counts and timings.
 
 Python 3.9 syntax and pyspark and numpy only: EMR Serverless's interpreter is Python 3.9.
@@ -243,10 +244,10 @@ def main(argv=None):
         .withColumn("n", F.row_number().over(newest))
         .where(F.col("n") <= args.sample_events)
         .orderBy("user_id", "n")
-        .select("user_id", "item_id", "action_type", "rating")
+        .select("user_id", "item_id", "action_type", "rating", F.col("event_time").cast("double").alias("at"))
         .toLocalIterator()
     ):
-        sample.setdefault(row.user_id, []).append([row.item_id, row.action_type, _number(row.rating)])
+        sample.setdefault(row.user_id, []).append([row.item_id, row.action_type, _number(row.rating), row.at])
     _write_bytes(spark, f"{output}/sample.json", json.dumps(sample).encode())
     _delete(spark, checkpoints)
     timings["write_seconds"] = round(time.perf_counter() - clock, 3)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import resource
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from recsys.stores.feature_store import FeatureStore
     from recsys.stores.feedback import PostgresFeedbackStore
     from recsys.stores.index_artifacts import IndexArtifacts
-    from recsys.stores.interaction_log import InteractionLog
+    from recsys.stores.interaction_log import InteractionLog, LoggedEvent
     from recsys.stores.precomputed import PrecomputedStore
 
 # by the trainer's models; "als": MLlib's ALS in the Spark job (logic/spark_training.py)
@@ -71,9 +72,15 @@ class LogSnapshot:
 
 
 def read_log(log: InteractionLog, feedback: PostgresFeedbackStore) -> LogSnapshot:
+    return snapshot_of(log.scan(), feedback.not_interested_pairs())
+
+
+def snapshot_of(events: Iterable[LoggedEvent], not_interested: Iterable[tuple[str, str]]) -> LogSnapshot:
+    """The trainer's rules over logged events: impressions left out, each (user, item) pair's
+    action weights summed, not-interested pairs at NOT_INTERESTED_WEIGHT, histories newest first."""
     snapshot = LogSnapshot()
     timed: dict[str, list[tuple[datetime, Action]]] = {}
-    for event in log.scan():
+    for event in events:
         if event.action == "impression":  # exposure, not a choice the user made
             continue
         snapshot.events += 1
@@ -83,12 +90,12 @@ def read_log(log: InteractionLog, feedback: PostgresFeedbackStore) -> LogSnapsho
         timed.setdefault(event.user_id, []).append((event.event_time, action))
         if event.rating is not None:
             snapshot.ratings.append((event.user_id, event.item_id, event.rating))
-    for user_id, item_id in feedback.not_interested_pairs():
+    for user_id, item_id in not_interested:
         key = (user_id, item_id)
         snapshot.pairs[key] = snapshot.pairs.get(key, 0.0) + NOT_INTERESTED_WEIGHT
-    for user_id, events in timed.items():
-        events.sort(key=lambda e: e[0], reverse=True)  # stable: events of one second keep event-id order
-        snapshot.histories[user_id] = [action for _, action in events]
+    for user_id, actions in timed.items():
+        actions.sort(key=lambda e: e[0], reverse=True)  # stable: events of one second keep event-id order
+        snapshot.histories[user_id] = [action for _, action in actions]
     return snapshot
 
 
@@ -96,7 +103,14 @@ def new_version(algorithm: str, now: datetime) -> str:
     return f"{algorithm}-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
-def _profiles(snapshot: LogSnapshot) -> dict[str, UserProfile]:
+def version_time(version: str) -> str:
+    """When a version (new_version's `<algorithm>-YYYYmmddTHHMMSSZ-<hex>`) was trained, sortable
+    as text; '' for anything else."""
+    parts = version.rsplit("-", 2)
+    return parts[1] if len(parts) == 3 else ""
+
+
+def profiles_of(snapshot: LogSnapshot) -> dict[str, UserProfile]:
     weights: dict[str, dict[str, float]] = {}
     for (user_id, item_id), weight in snapshot.pairs.items():
         weights.setdefault(user_id, {})[item_id] = weight
@@ -214,7 +228,7 @@ def refresh(
         algorithm=algorithm,
         model=model,
         items=items,
-        profiles=_profiles(snapshot),
+        profiles=profiles_of(snapshot),
         ratings=snapshot.ratings,
         trained_at=now,
         steps=steps,

@@ -31,18 +31,22 @@ import numpy as np
 
 from recsys.domain import ACTION_WEIGHTS
 from recsys.engine.blend import Blend
-from recsys.engine.model import Action, UserProfile
 from recsys.engine.training import ItemFactors, TrainParams, fit_factors
 from recsys.logic.refresh import (
     ALGORITHMS,
     NOT_INTERESTED_WEIGHT,
+    LogSnapshot,
     RefreshStores,
     Trained,
     new_version,
+    profiles_of,
     publish,
     refresh,
+    snapshot_of,
+    version_time,
 )
 from recsys.observability import logger
+from recsys.stores.interaction_log import LoggedEvent
 from recsys.stores.spark_jobs import IN_FLIGHT
 
 if TYPE_CHECKING:
@@ -112,24 +116,18 @@ def _unfinished(stores: RefreshStores, jobs: SparkJobs) -> JobRun | None:
     published version and is not published."""
     running = jobs.runs(IN_FLIGHT)
     if running:
-        return max(running, key=lambda r: _trained_at(r.name))
+        return max(running, key=lambda r: version_time(r.name))
     succeeded = [r for r in jobs.runs(("SUCCESS",)) if r.name.startswith(f"{ALGORITHM}-")]
-    newest = max(succeeded, key=lambda r: _trained_at(r.name), default=None)
+    newest = max(succeeded, key=lambda r: version_time(r.name), default=None)
     latest = stores.artifacts.latest_version() or ""
     if (
         newest is not None
-        and _trained_at(newest.name) > _trained_at(latest)
+        and version_time(newest.name) > version_time(latest)
         and stores.artifacts.has(newest.name, "spark/output/stats.json")  # what finish reads
         and not stores.artifacts.has(newest.name, FAILED)
     ):
         return newest
     return None
-
-
-def _trained_at(version: str) -> str:
-    """A version's UTC time stamp (`<algorithm>-YYYYmmddTHHMMSSZ-<hex>`), sortable as text."""
-    parts = version.rsplit("-", 2)
-    return parts[1] if len(parts) == 3 else ""
 
 
 def start(
@@ -201,7 +199,7 @@ def finish(
     latest = artifacts.latest_version() or ""
     if latest == version:
         return {"status": "published", "model_version": version, "job_run_id": run_id}
-    if _trained_at(latest) > _trained_at(version):  # a newer model was published meanwhile
+    if version_time(latest) > version_time(version):  # a newer model was published meanwhile
         return {"status": "superseded", "model_version": version, "job_run_id": run_id, "latest": latest}
     try:
         return _publish_run(stores, version, run_id, params, blend)
@@ -233,15 +231,15 @@ def _publish_run(
         stats={k: stats["counts"][k] for k in ("users", "pairs", "events")},
     )
     items = stores.catalog.active_items()
-    profiles, ratings = _sampled_profiles(sample, stores)
-    model = fit_factors(items, factors, [p.recent for p in profiles.values()], params, blend)
+    sampled = _sampled_snapshot(sample, stores)
+    model = fit_factors(items, factors, list(sampled.histories.values()), params, blend)
     trained = Trained(
         version=version,
         algorithm=ALGORITHM,
         model=model,
         items=items,
-        profiles=profiles,
-        ratings=ratings,
+        profiles=profiles_of(sampled),
+        ratings=sampled.ratings,
         trained_at=datetime.fromisoformat(started_run["started_at"]),
         steps={
             "spark_seconds": stats["timings"]["total_seconds"],
@@ -255,25 +253,12 @@ def _publish_run(
     return publish(stores, trained, params, blend)
 
 
-def _sampled_profiles(
-    sample: dict[str, list[list[Any]]], stores: RefreshStores
-) -> tuple[dict[str, UserProfile], list[tuple[str, str, float]]]:
-    """The sampled users as the in-function trainer sees its users (logic/refresh.read_log): each
-    item's summed action weight, not-interested pairs included, and the actions newest first."""
-    not_interested: dict[str, list[str]] = {}
-    for user_id, item_id in stores.feedback.not_interested_pairs():
-        if user_id in sample:
-            not_interested.setdefault(user_id, []).append(item_id)
-    profiles: dict[str, UserProfile] = {}
-    ratings: list[tuple[str, str, float]] = []
-    for user_id, events in sample.items():
-        weights: dict[str, float] = {}
-        for item_id, action, rating in events:
-            weights[item_id] = weights.get(item_id, 0.0) + ACTION_WEIGHTS.get(action, 0.0)
-            if rating is not None:
-                ratings.append((user_id, item_id, float(rating)))
-        for item_id in not_interested.get(user_id, []):
-            weights[item_id] = weights.get(item_id, 0.0) + NOT_INTERESTED_WEIGHT
-        recent = [Action(item_id, disliked=action == "dislike") for item_id, action, _ in events]
-        profiles[user_id] = UserProfile(weights=weights, recent=recent)
-    return profiles, ratings
+def _sampled_snapshot(sample: dict[str, list[list[Any]]], stores: RefreshStores) -> LogSnapshot:
+    """The sampled users under the in-function trainer's rules (logic/refresh.snapshot_of)."""
+    events = (
+        LoggedEvent(user_id, item_id, action, datetime.fromtimestamp(at, UTC), rating)
+        for user_id, rows in sample.items()
+        for item_id, action, rating, at in rows
+    )
+    not_interested = [(u, i) for u, i in stores.feedback.not_interested_pairs() if u in sample]
+    return snapshot_of(events, not_interested)
