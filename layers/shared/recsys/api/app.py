@@ -145,7 +145,7 @@ class Guard:
         request = Request(scope, receive)
         request.state.request_id = request_id_of(request)
         logger.set_correlation_id(request.state.request_id)
-        added: dict[str, str] = {}
+        added = {"X-Request-Id": request.state.request_id}
         started = False
 
         async def send_with_headers(message: Message) -> None:
@@ -163,7 +163,6 @@ class Guard:
                 raise refused.error from None
             added.update(budget.headers())
             await self._admit_body(request)
-            added["X-Request-Id"] = request.state.request_id
             await self.app(scope, _replaying(request, receive), send_with_headers)
             return
         except errors.ApiError as exc:
@@ -174,7 +173,6 @@ class Guard:
             if started:
                 raise
             response = error_response(request, _as_api_error(exc))
-        added["X-Request-Id"] = request.state.request_id
         response.headers.update(added)
         await response(scope, receive, send)
 
