@@ -91,18 +91,23 @@ def _create_spark_application(
     """An EMR Serverless application (its runs execute in the emulator: services/spark_jobs.py)."""
     emr = clients("emr-serverless")
     name = str(props.get("Name") or f"{ctx.stack_name}-{logical_id}")
-    found = [
-        app
-        for page in emr.get_paginator("list_applications").paginate()
-        for app in page["applications"]
-        if app["name"] == name and app["state"] != "TERMINATED"
-    ]
+    found = spark_applications(emr, {name})
     if found:
         application_id, arn = found[0]["id"], found[0]["arn"]
     else:
         created = emr.create_application(name=name, releaseLabel=props["ReleaseLabel"], type=props["Type"])
         application_id, arn = created["applicationId"], created["arn"]
     return {"Ref": application_id, "Arn": arn, "ApplicationId": application_id}
+
+
+def spark_applications(emr: Any, names: set[str]) -> list[dict[str, Any]]:
+    """The emulator's live (not terminated) EMR Serverless applications of these names."""
+    return [
+        application
+        for page in emr.get_paginator("list_applications").paginate()
+        for application in page["applications"]
+        if application["name"] in names and application["state"] != "TERMINATED"
+    ]
 
 
 def _create_role(clients: Any, ctx: StackContext, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
@@ -200,11 +205,9 @@ def delete_spark_applications(ctx: StackContext, clients: Any) -> None:
         for logical_id, resource in ctx.template["Resources"].items()
         if resource.get("Type") == "AWS::EMRServerless::Application"
     }
-    for page in emr.get_paginator("list_applications").paginate():
-        for application in page["applications"]:
-            if application["name"] in names and application["state"] != "TERMINATED":
-                emr.stop_application(applicationId=application["id"])
-                emr.delete_application(applicationId=application["id"])
+    for application in spark_applications(emr, names):
+        emr.stop_application(applicationId=application["id"])
+        emr.delete_application(applicationId=application["id"])
 
 
 def _drain(sqs: Any, url: str) -> None:

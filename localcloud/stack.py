@@ -20,6 +20,7 @@ from localcloud.aws_resources import (
     delete_spark_applications,
     delete_streams_and_queues,
     empty_buckets,
+    spark_applications,
 )
 from localcloud.services.aws_emulator import AwsEmulator
 from localcloud.services.base import Service, ServiceError, port_is_open, wait_until
@@ -149,12 +150,8 @@ class LocalCloud:
             context.template["Resources"]["SparkTrainingApplication"]["Properties"]["Name"]
         )
         emr = self.aws_client("emr-serverless")
-        application_id = next(
-            a["id"]
-            for p in emr.get_paginator("list_applications").paginate()
-            for a in p["applications"]
-            if a["name"] == application and a["state"] != "TERMINATED"
-        )
+        (found,) = spark_applications(emr, {application})
+        application_id = found["id"]
         print(f"  training {version} on Spark (run {run_id}); waiting for it to be published", flush=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
