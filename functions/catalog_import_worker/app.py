@@ -5,9 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from recsys.api.dependencies import catalog
-from recsys.config import get_settings
-from recsys.connections import redis_client
+from recsys.api.dependencies import catalog, import_progress
 from recsys.logic.catalog_import import apply_chunk
 from recsys.observability import logger
 
@@ -15,7 +13,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> None:
-    apply_chunk(record.body, catalog(), redis_client(get_settings()))
+    apply_chunk(record.body, catalog(), import_progress())
 
 
 @logger.inject_lambda_context

@@ -10,19 +10,15 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from recsys.api import dependencies as deps
 from recsys.api.routes.interactions import interaction_from_row
-from recsys.config import get_settings
-from recsys.connections import aws_client, redis_client
 from recsys.logic.interaction_import import import_id_of, run_import
-from recsys.logic.interactions import EventClaims
 from recsys.observability import logger, long_lived_after_first_call
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def _hand_over(import_id: str, byte_offset: int) -> None:
-    aws_client("sqs").send_message(
-        QueueUrl=get_settings().interaction_import_queue_url,
-        MessageBody=json.dumps({"import_id": import_id, "byte_offset": byte_offset}),
+    deps.interaction_import_hand_overs().send_all(
+        [json.dumps({"import_id": import_id, "byte_offset": byte_offset})]
     )
 
 
@@ -46,7 +42,7 @@ def handler_for(context: Any) -> Any:
                 deps.import_registry(),
                 deps.import_files(),
                 deps.interaction_stream(),
-                EventClaims(redis_client(get_settings())),
+                deps.event_claims(),
                 interaction_from_row,
                 context.get_remaining_time_in_millis,
                 _hand_over,

@@ -15,8 +15,8 @@ from localcloud import seed
 from localcloud.settings import TEST_STACK
 from recsys.connections import aws_client, cassandra_session, postgres_connection, redis_client
 from recsys.logic.interaction_import import run_import
-from recsys.logic.interactions import EventClaims
 from recsys.stores.catalog import PostgresCatalog
+from recsys.stores.event_claims import RedisEventClaims
 from recsys.stores.feature_store import RedisFeatureStore
 from recsys.stores.interaction_imports import PostgresImportRegistry, S3ImportFiles
 from recsys.stores.interaction_log import CassandraInteractionLog
@@ -98,15 +98,15 @@ def test_a_history_file_is_imported_once_with_its_bad_rows_reported_by_line(clou
         ("movie_2", "like"),
     ]
     assert next(i for i in log.for_user(user) if i.item_id == "movie_2").context == {"rating": "4"}
-    features = RedisFeatureStore(redis_client(settings))
-    assert features.get_user_features(user)["interactions_total"] == "2"
+    features = redis_client(settings)
+    assert features.hget(f"user_features:{user}", "interactions_total") == b"2"
     assert PostgresCatalog(postgres_connection(settings)).get_user(user).total_interactions == 2
 
     again = import_file(runtime, key, data)  # the same file: nothing doubles
 
     assert (again["accepted"], again["duplicates"], again["rejected"]) == (0, 3, 3)
     assert len(log.for_user(user)) == 2
-    assert features.get_user_features(user)["interactions_total"] == "2"
+    assert features.hget(f"user_features:{user}", "interactions_total") == b"2"
 
 
 def test_json_lines_keep_their_event_ids_and_imports_are_private_to_their_key(cloud, runtime, key, settings):
@@ -157,7 +157,7 @@ def test_a_worker_near_its_time_limit_hands_the_rest_over_and_nothing_is_counted
     body = "\n".join(f"{user},movie_{n},watch,{881250000 + n}" for n in range(1, 8))
     s3.put_object(Bucket=settings.interaction_import_bucket, Key=where, Body=body.encode())
     stream = KinesisInteractionStream(aws_client("kinesis"), settings.interaction_stream_name)
-    claims = EventClaims(redis_client(settings))
+    claims = RedisEventClaims(redis_client(settings))
     from recsys.api.routes.interactions import interaction_from_row
 
     handed: list[tuple[str, int]] = []

@@ -1,36 +1,24 @@
 import uuid
 
-import pytest
-
 from recsys.connections import redis_client
 from recsys.stores.feature_store import RedisFeatureStore
 
 
-def test_user_features_are_merged_and_expire(settings):
-    store = RedisFeatureStore(redis_client(settings))
-    user = f"user_{uuid.uuid4().hex[:8]}"
-    store.put_user_features(user, {"engagement_score": 0.75, "preferred_categories": "sci-fi,action"}, 120)
-    store.put_user_features(user, {"last_interaction_time": 1705764600}, 60)
-    assert store.get_user_features(user) == {
-        "engagement_score": "0.75",
-        "preferred_categories": "sci-fi,action",
-        "last_interaction_time": "1705764600",
-    }
-    ttl = redis_client(settings).ttl(f"user_features:{user}")
-    assert 0 < ttl <= 60
+def user_features(settings, user_id: str) -> dict[str, str]:
+    """The user's `user_features:{user_id}` hash, as the consumer left it in the stack's Redis."""
+    raw = redis_client(settings).hgetall(f"user_features:{user_id}")
+    return {k.decode(): v.decode() for k, v in raw.items()}
 
 
 def test_features_land_in_the_stacks_own_database(settings):
-    store = RedisFeatureStore(redis_client(settings))
+    from recsys.stores.feature_store import LiveEvent
+
     user = f"user_{uuid.uuid4().hex[:8]}"
-    store.put_user_features(user, {"x": 1}, 30)
+    RedisFeatureStore(redis_client(settings)).apply_events(
+        [LiveEvent(uuid.uuid4().hex, user, "movie_1", "like", 2.0, 1_700_000_000, None)]
+    )
     assert settings.redis_url.endswith("/15")
     assert redis_client(settings).exists(f"user_features:{user}") == 1
-
-
-def test_ttl_must_be_positive(settings):
-    with pytest.raises(ValueError):
-        RedisFeatureStore(redis_client(settings)).put_user_features("u", {"x": 1}, 0)
 
 
 def test_an_event_is_applied_once_however_often_it_is_delivered(settings):
@@ -42,7 +30,7 @@ def test_an_event_is_applied_once_however_often_it_is_delivered(settings):
     impression = LiveEvent(uuid.uuid4().hex, user, "movie_2", "impression", 0.1, 1_700_000_100, None)
     assert [store.apply_events([event]) for _ in range(3)] == [1, 0, 0]
     assert store.apply_events([impression, event, impression]) == 1
-    features = store.get_user_features(user)
+    features = user_features(settings, user)
     assert (features["interactions_total"], features["count_like"], features["count_impression"]) == (
         "2",
         "1",
@@ -58,9 +46,9 @@ def test_an_event_is_applied_once_however_often_it_is_delivered(settings):
 
 
 def test_a_duplicate_is_only_answered_as_one_after_the_original_was_published(settings):
-    from recsys.logic.interactions import EventClaims
+    from recsys.stores.event_claims import RedisEventClaims
 
-    claims = EventClaims(redis_client(settings))
+    claims = RedisEventClaims(redis_client(settings))
     event_id = uuid.uuid4().hex
     assert claims.claim_many([event_id]) == ["new"]
     assert claims.claim_many([event_id]) == ["pending"]  # the original is still being published
@@ -77,9 +65,9 @@ def test_a_duplicate_is_only_answered_as_one_after_the_original_was_published(se
 
 
 def test_claims_of_a_batch_come_back_in_order_and_settle_together(settings):
-    from recsys.logic.interactions import EventClaims
+    from recsys.stores.event_claims import RedisEventClaims
 
-    claims = EventClaims(redis_client(settings))
+    claims = RedisEventClaims(redis_client(settings))
     seen, pending, released, *fresh = [uuid.uuid4().hex for _ in range(503)]
     claims.claim_many([seen, pending, released])
     claims.settle_many([seen], [released])
@@ -126,7 +114,7 @@ def test_a_batch_of_many_users_has_the_effects_of_its_events_applied_one_by_one(
         for user in [f"{tag}:u{n}" for n in range(4)] + [f"{tag}:heavy"]:
             history = store.history(user)
             found[user.split(":")[1]] = (
-                store.get_user_features(user),
+                user_features(settings, user),
                 {item.split(":")[1]: round(weight, 6) for item, weight in history.weights.items()},
                 [(r.item_id.split(":")[1], r.action, r.session_id) for r in history.recent],
             )

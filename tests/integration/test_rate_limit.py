@@ -1,8 +1,8 @@
 import concurrent.futures
 import uuid
 
-from recsys.api.rate_limit import RateLimiter
 from recsys.connections import redis_client
+from recsys.stores.rate_limits import RedisRateLimits
 
 T0 = 1_800_000_000.0
 
@@ -13,7 +13,7 @@ def subject() -> str:
 
 def test_exactly_the_limit_is_allowed_across_parallel_spenders(settings):
     # Separate clients stand for separate function instances sharing one Redis.
-    limiters = [RateLimiter(redis_client(settings)) for _ in range(4)]
+    limiters = [RedisRateLimits(redis_client(settings)) for _ in range(4)]
     who = subject()
 
     def spend(n: int) -> bool:
@@ -25,7 +25,7 @@ def test_exactly_the_limit_is_allowed_across_parallel_spenders(settings):
 
 
 def test_no_window_edge_lets_twice_the_limit_through(settings):
-    limiter = RateLimiter(redis_client(settings))
+    limiter = RedisRateLimits(redis_client(settings))
     who = subject()
     # the whole budget just before a minute boundary, then a burst just after it
     assert all(limiter.spend(who, 10, now=T0 + 59.9).allowed for _ in range(10))
@@ -35,7 +35,7 @@ def test_no_window_edge_lets_twice_the_limit_through(settings):
 
 
 def test_budget_reports_remaining_and_when_a_slot_frees(settings):
-    limiter = RateLimiter(redis_client(settings))
+    limiter = RedisRateLimits(redis_client(settings))
     who = subject()
     first = limiter.spend(who, 2, now=T0 + 10)
     assert (first.remaining, first.reset_at, first.allowed) == (1, int(T0) + 70, True)

@@ -1,32 +1,14 @@
 """API rules that need no server: deprecation headers, variants, accepting interactions."""
 
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
-from fastapi import Depends, FastAPI, Response
 
-from recsys.api.guards import deprecated
 from recsys.domain import Interaction
 from recsys.errors import InProgressError, NotPublishedError
 from recsys.logic.experiments import choose_variant
 from recsys.logic.interactions import accept
-
-
-def test_a_deprecated_route_sends_deprecation_and_sunset_headers():
-    app = FastAPI()
-    mark = deprecated(date(2027, 6, 1), successor="/v2/recommendations")
-
-    @app.get("/v1/old", deprecated=True, dependencies=[Depends(mark)])
-    def old() -> dict[str, str]:
-        return {"ok": "yes"}
-
-    response = Response()
-    mark(response)
-    assert response.headers["Deprecation"] == "true"
-    assert response.headers["Sunset"] == "Tue, 01 Jun 2027 00:00:00 GMT"
-    assert response.headers["Link"] == '</v2/recommendations>; rel="successor-version"'
-    assert app.openapi()["paths"]["/v1/old"]["get"]["deprecated"] is True
 
 
 def test_variant_is_consistent_and_follows_the_weights():

@@ -27,9 +27,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from recsys.api import errors
-from recsys.api.dependencies import api_keys, rate_limiter
+from recsys.api.dependencies import api_keys, overridable, rate_limits
 from recsys.api.models import MAX_BODY_BYTES
-from recsys.api.rate_limit import Budget, RateLimiter
 from recsys.errors import (
     DomainError,
     IdempotencyMismatchError,
@@ -41,6 +40,7 @@ from recsys.errors import (
 from recsys.observability import logger, long_lived_after_first_call, metrics
 from recsys.stores.api_keys import TIER_LIMITS, ApiKey, hash_key
 from recsys.stores.failures import is_invalid_value, is_store_failure
+from recsys.stores.rate_limits import Budget, unmetered
 
 API_TITLE = "Recommendation API"
 API_VERSION = "1.0.0"
@@ -66,14 +66,14 @@ def error_response(
     return JSONResponse(body, status_code=error.status, headers={**error.headers, **(headers or {})})
 
 
-def _find_key(secret: str) -> ApiKey | None:
+def _find_key(request: Request, secret: str) -> ApiKey | None:
     """The key's record, cached briefly per execution environment (revocation takes <= 60 s)."""
     now = time.monotonic()
     digest = hash_key(secret)  # the cache never holds a secret
     cached = _key_cache.get(digest)
     if cached and now - cached[0] < _KEY_CACHE_SECONDS:
         return cached[1]
-    found = api_keys().find(secret)
+    found = overridable(request.scope.get("app"), api_keys).find(secret)
     if len(_key_cache) > 1000:
         _key_cache.clear()
     _key_cache[digest] = (now, found)
@@ -86,14 +86,14 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _spend(subject: str, limit: int) -> Budget:
+def _spend(request: Request, subject: str, limit: int) -> Budget:
     try:
-        return rate_limiter().spend(subject, limit)
+        return overridable(request.scope.get("app"), rate_limits).spend(subject, limit)
     except Exception as exc:
         if not is_store_failure(exc):
             raise
         logger.warning("rate limiter unavailable; request not metered", extra={"subject": subject})
-        return RateLimiter.unmetered(limit)
+        return unmetered(limit)
 
 
 # No route reads a GET's body: it is neither read nor checked (reading it cost a read path
@@ -197,15 +197,15 @@ def _admit(request: Request) -> Budget:
     token = _bearer(request)
     lookup_failure: BaseException | None = None
     try:
-        key = _find_key(token) if token else None
+        key = _find_key(request, token) if token else None
     except Exception as exc:
         if not is_store_failure(exc):
             raise
         key, lookup_failure = None, exc
     if key is not None:
-        budget = _spend(f"key:{key.key_prefix}", key.limit_per_minute)
+        budget = _spend(request, f"key:{key.key_prefix}", key.limit_per_minute)
     else:  # unknown callers (or unknowable, while the key store is down) are metered by address
-        budget = _spend(f"ip:{source_ip_of(request)}", TIER_LIMITS["free"])
+        budget = _spend(request, f"ip:{source_ip_of(request)}", TIER_LIMITS["free"])
     if lookup_failure is not None:
         raise _Unadmitted(budget, lookup_failure)
     if not budget.allowed:

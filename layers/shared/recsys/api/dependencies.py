@@ -1,5 +1,8 @@
-"""The stores an endpoint uses, built on first use from the function's settings and then reused
-(a PostgreSQL store for as long as its connection lives: a broken one is replaced, and so is it).
+"""The composition root: the stores a function uses, built on first use from the function's
+settings and then reused (a PostgreSQL store for as long as its connection lives: a broken one
+is replaced, and so is it). Routes receive them through FastAPI `Depends` (`injected`), so a test
+swaps any of them with `app.dependency_overrides[injected(provider)]`; consumers and workers
+call the providers directly.
 
 Each store's module (and so its driver) is imported only when an endpoint first asks for it:
 a function that never touches Cassandra or Kinesis never pays for importing their clients.
@@ -7,33 +10,50 @@ a function that never touches Cassandra or Kinesis never pays for importing thei
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends
 
 from recsys.config import get_settings
 from recsys.connections import aws_client, cassandra_session, postgres_connection, redis_client
 
 if TYPE_CHECKING:
     import psycopg
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-    from recsys.api.rate_limit import RateLimiter
     from recsys.engine.bundle import CatalogSnapshot
     from recsys.engine.serving import ModelSource
+    from recsys.logic.recommend import Stores as RecommendationStores
     from recsys.stores.api_keys import PostgresApiKeyStore
-    from recsys.stores.catalog import CachedCatalog, PostgresCatalog
-    from recsys.stores.experiments import CachedExperiments, PostgresExperimentStore
+    from recsys.stores.catalog import CachedCatalog, Catalog, PostgresCatalog
+    from recsys.stores.catalog_imports import CatalogImportProgress, RedisImportProgress
+    from recsys.stores.event_claims import EventClaims, RedisEventClaims
+    from recsys.stores.experiments import (
+        Assignments,
+        CachedExperiments,
+        PostgresExperimentStore,
+        RankingExperiments,
+        RedisAssignments,
+    )
     from recsys.stores.failure_queue import SqsFailureQueue
-    from recsys.stores.feature_store import RedisFeatureStore
-    from recsys.stores.feedback import PostgresFeedbackStore
+    from recsys.stores.feature_store import FeatureStore, RedisFeatureStore
+    from recsys.stores.feedback import FeedbackStore, PostgresFeedbackStore
     from recsys.stores.index_artifacts import S3IndexArtifacts
-    from recsys.stores.interaction_imports import PostgresImportRegistry, S3ImportFiles
-    from recsys.stores.interaction_log import CassandraInteractionLog
-    from recsys.stores.interaction_stream import KinesisInteractionStream
+    from recsys.stores.interaction_imports import (
+        ImportFiles,
+        ImportRegistry,
+        PostgresImportRegistry,
+        S3ImportFiles,
+    )
+    from recsys.stores.interaction_log import CassandraInteractionLog, InteractionLog
+    from recsys.stores.interaction_stream import InteractionStream, KinesisInteractionStream
     from recsys.stores.item_features import PostgresItemFeatureStore
     from recsys.stores.precomputed import PostgresPrecomputedStore
     from recsys.stores.preferences import PostgresPreferenceStore
+    from recsys.stores.queues import MessageQueue, SqsQueue
+    from recsys.stores.rate_limits import RedisRateLimits
     from recsys.stores.spark_jobs import EmrServerlessJobs
     from recsys.stores.user_signals import PostgresUserSignals
 
@@ -43,7 +63,6 @@ def per_connection[S](build: Callable[[psycopg.Connection], S]) -> Callable[[], 
     again on the one that replaces it."""
     kept: tuple[psycopg.Connection, S] | None = None
 
-    @functools.wraps(build)
     def store() -> S:
         nonlocal kept
         conn = postgres_connection(get_settings())
@@ -51,6 +70,7 @@ def per_connection[S](build: Callable[[psycopg.Connection], S]) -> Callable[[], 
             kept = (conn, build(conn))
         return kept[1]
 
+    store.__name__, store.__qualname__, store.__doc__ = build.__name__, build.__qualname__, build.__doc__
     return store
 
 
@@ -86,7 +106,7 @@ def _loaded_catalog() -> CatalogSnapshot | None:
 
 @per_connection
 def feedback_store(conn: psycopg.Connection) -> PostgresFeedbackStore:
-    from recsys.stores.feedback import PostgresFeedbackStore
+    from recsys.stores.feedback import FeedbackStore, PostgresFeedbackStore
 
     return PostgresFeedbackStore(conn)
 
@@ -119,10 +139,45 @@ def feature_store() -> RedisFeatureStore:
 
 
 @cache
-def rate_limiter() -> RateLimiter:
-    from recsys.api.rate_limit import RateLimiter
+def rate_limits() -> RedisRateLimits:
+    from recsys.stores.rate_limits import RedisRateLimits
 
-    return RateLimiter(redis_client(get_settings()))
+    return RedisRateLimits(redis_client(get_settings()))
+
+
+@cache
+def event_claims() -> RedisEventClaims:
+    from recsys.stores.event_claims import RedisEventClaims
+
+    return RedisEventClaims(redis_client(get_settings()))
+
+
+@cache
+def idempotency_records() -> BasePersistenceLayer:
+    from recsys.stores.idempotency import redis_idempotency_records
+
+    return redis_idempotency_records(get_settings().redis_url)
+
+
+@cache
+def import_progress() -> RedisImportProgress:
+    from recsys.stores.catalog_imports import RedisImportProgress
+
+    return RedisImportProgress(redis_client(get_settings()))
+
+
+def catalog_chunks() -> SqsQueue:
+    """Where a catalog import's chunks wait for the import worker."""
+    from recsys.stores.queues import SqsQueue
+
+    return SqsQueue(aws_client("sqs"), get_settings().catalog_import_queue_url)
+
+
+def interaction_import_hand_overs() -> SqsQueue:
+    """Where an interaction import worker near its time limit leaves the rest to the next one."""
+    from recsys.stores.queues import SqsQueue
+
+    return SqsQueue(aws_client("sqs"), get_settings().interaction_import_queue_url or "")
 
 
 @cache
@@ -201,6 +256,13 @@ def experiment_store(conn: psycopg.Connection) -> PostgresExperimentStore:
 
 
 @cache
+def assignments() -> RedisAssignments:
+    from recsys.stores.experiments import RedisAssignments
+
+    return RedisAssignments(redis_client(get_settings()))
+
+
+@cache
 def cached_experiments() -> CachedExperiments:
     """The active ranking experiment as the request path reads it, kept in this environment."""
     from recsys.stores.experiments import CachedExperiments
@@ -216,3 +278,58 @@ def failure_queue() -> SqsFailureQueue | None:
     from recsys.stores.failure_queue import SqsFailureQueue
 
     return SqsFailureQueue(aws_client("sqs"), url)
+
+
+def recommendation_stores() -> RecommendationStores:
+    """What ranking reads: the catalog and experiments as cached here, the real-time features,
+    the user's signals, the precomputed rows and the model."""
+    from recsys.logic.recommend import Stores
+
+    return Stores(
+        catalog=cached_catalog(),
+        features=feature_store(),
+        signals=user_signals(),
+        precomputed=precomputed_store(),
+        models=model_source(),
+    )
+
+
+# -- what routes declare ------------------------------------------------------------------------
+@cache
+def injected[S](provider: Callable[[], S]) -> Callable[[], Any]:
+    """The route dependency for a provider: one per provider (so that it is the key a test
+    overrides), resolved on the event loop (FastAPI runs a plain `def` dependency in a worker
+    thread, a thread handoff on every request for a call that returns a kept object)."""
+
+    async def provide() -> S:
+        return provider()
+
+    provide.__name__ = provider.__name__
+    return provide
+
+
+def overridable[S](app: Any, provider: Callable[[], S]) -> S:
+    """A provider's store as the app's routes get it (a test's override if it set one): for the
+    middleware, which sits outside FastAPI's dependency injection."""
+    override = app.dependency_overrides.get(injected(provider)) if app is not None else None
+    return override() if override is not None else provider()
+
+
+# Each typed by what the route may rely on (the Protocol, where the route needs no more).
+CatalogDep = Annotated["Catalog", Depends(injected(catalog))]
+RecommendationStoresDep = Annotated["RecommendationStores", Depends(injected(recommendation_stores))]
+RankingExperimentsDep = Annotated["RankingExperiments", Depends(injected(cached_experiments))]
+ExperimentStoreDep = Annotated["PostgresExperimentStore", Depends(injected(experiment_store))]
+AssignmentsDep = Annotated["Assignments", Depends(injected(assignments))]
+FeedbackStoreDep = Annotated["FeedbackStore", Depends(injected(feedback_store))]
+PreferenceStoreDep = Annotated["PostgresPreferenceStore", Depends(injected(preference_store))]
+ItemFeatureStoreDep = Annotated["PostgresItemFeatureStore", Depends(injected(item_feature_store))]
+FeatureStoreDep = Annotated["FeatureStore", Depends(injected(feature_store))]
+InteractionLogDep = Annotated["InteractionLog", Depends(injected(interaction_log))]
+InteractionStreamDep = Annotated["InteractionStream", Depends(injected(interaction_stream))]
+EventClaimsDep = Annotated["EventClaims", Depends(injected(event_claims))]
+ImportRegistryDep = Annotated["ImportRegistry", Depends(injected(import_registry))]
+ImportFilesDep = Annotated["ImportFiles", Depends(injected(import_files))]
+CatalogImportProgressDep = Annotated["CatalogImportProgress", Depends(injected(import_progress))]
+CatalogChunksDep = Annotated["MessageQueue", Depends(injected(catalog_chunks))]
+IdempotencyRecordsDep = Annotated["BasePersistenceLayer", Depends(injected(idempotency_records))]

@@ -29,12 +29,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from recsys.domain import Interaction
-from recsys.logic.interactions import EventClaims, accept_many
+from recsys.logic.interactions import accept_many
 from recsys.observability import logger
 from recsys.stores.interaction_imports import ImportProgress
 
 if TYPE_CHECKING:
     from recsys.stores.catalog import Catalog
+    from recsys.stores.event_claims import EventClaims
     from recsys.stores.feature_store import FeatureStore
     from recsys.stores.interaction_imports import ImportFiles, ImportRegistry, InteractionImport
     from recsys.stores.interaction_log import InteractionLog

@@ -1,7 +1,8 @@
-"""A/B experiment definitions (PostgreSQL)."""
+"""A/B experiments: their definitions (PostgreSQL) and users' assignments (Redis, 24 hours)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -10,10 +11,19 @@ from psycopg.types.json import Jsonb
 
 if TYPE_CHECKING:
     import psycopg
+    import redis
+
+ASSIGNMENT_TTL = 86400
 
 
 class RankingExperiments(Protocol):
     def active_ranking(self) -> tuple[str, list[dict[str, Any]]] | None: ...
+
+
+class Assignments(Protocol):
+    def keep_first(
+        self, user_id: str, experiment_id: str, assignment: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]: ...
 
 
 class PostgresExperimentStore:
@@ -63,3 +73,21 @@ class CachedExperiments:
         if self._clock() - self._checked >= self._check_seconds:
             self._active, self._checked = self._store().active_ranking(), self._clock()
         return self._active
+
+
+class RedisAssignments:
+    """A user's assignment to an experiment, kept ASSIGNMENT_TTL (the spec's 24 hours)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    def keep_first(
+        self, user_id: str, experiment_id: str, assignment: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """The first assignment kept within the TTL (this one if there is none) and whether it
+        is this one: SET NX, so parallel first calls agree."""
+        key = f"ab_test:{user_id}:{experiment_id}"
+        if self._redis.set(key, json.dumps(assignment), nx=True, ex=ASSIGNMENT_TTL):
+            return assignment, True
+        stored = self._redis.get(key)
+        return (json.loads(stored) if stored else assignment), False  # type: ignore[arg-type]

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import redis
 
-FeatureValue = str | int | float
-
 
 USER_FEATURES_TTL = 30 * 86400
 RECENT_KEPT = 50
@@ -125,10 +123,6 @@ class StoredEmbedding:
 
 
 class FeatureStore(Protocol):
-    def put_user_features(
-        self, user_id: str, features: Mapping[str, FeatureValue], ttl_seconds: int
-    ) -> None: ...
-    def get_user_features(self, user_id: str) -> dict[str, str]: ...
     def popular(self, limit: int, category: str | None = None) -> list[tuple[str, float]]: ...
     def apply_events(self, events: Sequence[LiveEvent]) -> int: ...
     def applied(self, event_ids: Sequence[str]) -> list[bool]: ...
@@ -189,24 +183,6 @@ class RedisFeatureStore:
         ]
 
     @staticmethod
-    def user_key(user_id: str) -> str:
-        return f"user_features:{user_id}"
-
-    def put_user_features(self, user_id: str, features: Mapping[str, FeatureValue], ttl_seconds: int) -> None:
-        """Merge `features` into the user's hash and (re)start its time to live."""
-        if ttl_seconds <= 0:
-            raise ValueError("ttl_seconds must be positive")
-        key = self.user_key(user_id)
-        with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=dict(features))
-            pipe.expire(key, ttl_seconds)
-            pipe.execute()
-
-    def get_user_features(self, user_id: str) -> dict[str, str]:
-        raw: dict[bytes, bytes] = self._redis.hgetall(self.user_key(user_id))  # type: ignore[assignment]
-        return {k.decode(): v.decode() for k, v in raw.items()}
-
-    @staticmethod
     def popularity_key(category: str | None) -> str:
         return "popularity:all" if category is None else f"popularity:category:{category.lower()}"
 
@@ -249,6 +225,3 @@ class RedisFeatureStore:
 
     def set_marker(self, name: str) -> None:
         self._redis.set(f"marker:{name}", "1")
-
-    def forget_user_embedding(self, user_id: str) -> None:
-        self._redis.delete(f"user_embedding:{user_id}")

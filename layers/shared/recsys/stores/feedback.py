@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
@@ -29,6 +29,25 @@ class Feedback:
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+
+
+class FeedbackStore(Protocol):
+    def create(
+        self,
+        user_id: str,
+        item_id: str,
+        feedback_type: str,
+        reason: str | None,
+        idempotency_key: str | None,
+        *,
+        scope: str | None = None,
+        request_hash: str | None = None,
+    ) -> Feedback: ...
+    def update(
+        self, feedback_id: uuid.UUID, feedback_type: str, reason: str | None, expected_version: int | None
+    ) -> Feedback: ...
+    def delete(self, feedback_id: uuid.UUID) -> bool: ...
+    def not_interested_pairs(self) -> list[tuple[str, str]]: ...
 
 
 class PostgresFeedbackStore:

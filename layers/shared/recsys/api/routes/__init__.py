@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from recsys.api.errors import ERROR_SCHEMA
+from recsys.api.errors import ERROR_SCHEMA, NotFound
 
 _STATUS = {
     400: "Invalid input or user id",
@@ -26,3 +26,10 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"description": _STATUS[status], "content": {"application/json": {"schema": ERROR_SCHEMA}}}
         for status in sorted(set(common) | set(statuses))
     }
+
+
+def found[T](value: T | None, what: str, **ids: str) -> T:
+    """The value a route looked up, or the 404 its caller gets (the ids in its details)."""
+    if value is None:
+        raise NotFound(f"{what} does not exist", ids)
+    return value

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 
 from recsys.api import errors
+from recsys.api.dependencies import AssignmentsDep, ExperimentStoreDep
 from recsys.api.guards import requires
 from recsys.api.models import (
     AssignmentRequest,
@@ -17,19 +18,12 @@ from recsys.api.models import (
     Variant,
 )
 from recsys.api.routes import error_responses
-from recsys.config import get_settings
-from recsys.connections import postgres_connection, redis_client
 from recsys.engine.blend import Blend
 from recsys.logic.experiments import assign
-from recsys.stores.experiments import PostgresExperimentStore
 
 write_router = APIRouter(tags=["experiments"])
 assign_router = APIRouter(tags=["experiments"])
 ExperimentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
-
-
-def _store() -> PostgresExperimentStore:
-    return PostgresExperimentStore(postgres_connection(get_settings()))
 
 
 @write_router.put(
@@ -40,7 +34,7 @@ def _store() -> PostgresExperimentStore:
     dependencies=[Depends(requires("admin"))],
 )
 async def put_experiment(
-    request: Request, experiment_id: ExperimentId, body: ExperimentRequest
+    request: Request, experiment_id: ExperimentId, body: ExperimentRequest, store: ExperimentStoreDep
 ) -> ExperimentResponse:
     names = [v.name for v in body.variants]
     if len(set(names)) != len(names):
@@ -52,7 +46,7 @@ async def put_experiment(
             Blend().with_overrides(variant.blend or {})
         except ValueError as exc:
             raise errors.InvalidInput(str(exc), {"field": "variants.blend", "reason": str(exc)}) from None
-    _store().put(experiment_id, [v.model_dump() for v in body.variants], body.is_active)
+    store.put(experiment_id, [v.model_dump() for v in body.variants], body.is_active)
     return ExperimentResponse(
         experiment_id=experiment_id,
         variants=body.variants,
@@ -69,13 +63,17 @@ async def put_experiment(
     dependencies=[Depends(requires("read"))],
 )
 async def assign_variant(
-    request: Request, experiment_id: ExperimentId, body: AssignmentRequest
+    request: Request,
+    experiment_id: ExperimentId,
+    body: AssignmentRequest,
+    store: ExperimentStoreDep,
+    assignments: AssignmentsDep,
 ) -> AssignmentResponse:
-    found = _store().get(experiment_id)
+    found = store.get(experiment_id)
     if found is None or not found[1]:
         raise errors.NotFound(f"experiment {experiment_id} does not exist or is not active")
     variants = [Variant(**v).model_dump() for v in found[0]]
-    assignment = assign(redis_client(get_settings()), body.user_id, experiment_id, variants)
+    assignment = assign(assignments, body.user_id, experiment_id, variants)
     return AssignmentResponse(
         experiment_id=experiment_id,
         user_id=body.user_id,

@@ -7,9 +7,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from recsys.api import dependencies as deps
 from recsys.api import errors
-from recsys.api.guards import idempotency_key, replayable, request_hash, requires
+from recsys.api.dependencies import FeedbackStoreDep, IdempotencyRecordsDep
+from recsys.api.guards import idempotency_key, replay_or_run, request_hash, requires
 from recsys.api.models import FeedbackRequest, FeedbackResponse, FeedbackUpdate
 from recsys.api.routes import error_responses
 from recsys.stores.feedback import Feedback
@@ -51,10 +51,15 @@ def _response(
     dependencies=[Depends(requires("write"))],
 )
 async def create_feedback(
-    request: Request, body: FeedbackRequest, key: Annotated[str | None, Depends(idempotency_key)] = None
-) -> Response:
+    request: Request,
+    body: FeedbackRequest,
+    store: FeedbackStoreDep,
+    records: IdempotencyRecordsDep,
+    response: Response,
+    key: Annotated[str | None, Depends(idempotency_key)] = None,
+) -> FeedbackResponse:
     def run() -> tuple[int, FeedbackResponse]:
-        feedback = deps.feedback_store().create(
+        feedback = store.create(
             body.user_id,
             body.item_id,
             body.feedback_type,
@@ -65,7 +70,8 @@ async def create_feedback(
         )
         return 201, _response(feedback, "recorded", request.state.request_id)
 
-    return replayable(request, key, body, run)
+    response.status_code, payload = replay_or_run(records, request, key, body, run)
+    return payload  # type: ignore[no-any-return]  # a replay's stored body: validated as the model
 
 
 @update_router.put(
@@ -79,13 +85,17 @@ async def update_feedback(
     request: Request,
     feedback_id: UUID,
     body: FeedbackUpdate,
+    store: FeedbackStoreDep,
+    records: IdempotencyRecordsDep,
+    response: Response,
     key: Annotated[str | None, Depends(idempotency_key)] = None,
-) -> Response:
+) -> FeedbackResponse:
     def run() -> tuple[int, FeedbackResponse]:
-        feedback = deps.feedback_store().update(feedback_id, body.feedback_type, body.reason, body.version)
+        feedback = store.update(feedback_id, body.feedback_type, body.reason, body.version)
         return 200, _response(feedback, "updated", request.state.request_id)
 
-    return replayable(request, key, body, run)
+    response.status_code, payload = replay_or_run(records, request, key, body, run)
+    return payload  # type: ignore[no-any-return]  # a replay's stored body: validated as the model
 
 
 @delete_router.delete(
@@ -95,7 +105,7 @@ async def update_feedback(
     summary="Withdraw feedback (repeating it is harmless)",
     dependencies=[Depends(requires("write"))],
 )
-async def delete_feedback(feedback_id: UUID) -> Response:
-    if not deps.feedback_store().delete(feedback_id):
+async def delete_feedback(feedback_id: UUID, store: FeedbackStoreDep) -> Response:
+    if not store.delete(feedback_id):
         raise errors.NotFound("no such feedback", {"feedback_id": str(feedback_id)})
     return Response(status_code=204)

@@ -8,8 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Request
 from pydantic import ValidationError
 
-from recsys.api import dependencies as deps
 from recsys.api import errors
+from recsys.api.dependencies import (
+    CatalogDep,
+    EventClaimsDep,
+    FeatureStoreDep,
+    ImportFilesDep,
+    ImportRegistryDep,
+    InteractionLogDep,
+    InteractionStreamDep,
+)
 from recsys.api.guards import requires
 from recsys.api.models import (
     HEADER_ID_PATTERN,
@@ -25,8 +33,6 @@ from recsys.api.models import (
     InteractionRequest,
 )
 from recsys.api.routes import error_responses
-from recsys.config import get_settings
-from recsys.connections import redis_client
 from recsys.domain import Interaction, fallback_event_id
 from recsys.logic import interaction_import, interactions
 from recsys.observability import metrics
@@ -51,10 +57,6 @@ def _interaction(body: InteractionRequest, event_id: str | None, session_id: str
     )
 
 
-def _claims() -> interactions.EventClaims:
-    return interactions.EventClaims(redis_client(get_settings()))
-
-
 @router.post(
     "/v1/interactions",
     response_model=InteractionAccepted,
@@ -66,11 +68,13 @@ def _claims() -> interactions.EventClaims:
 async def record_interaction(
     request: Request,
     body: InteractionRequest,
+    stream: InteractionStreamDep,
+    claims: EventClaimsDep,
     x_event_id: Annotated[str | None, Header(alias="X-Event-ID", pattern=HEADER_ID_PATTERN)] = None,
     x_session_id: Annotated[str | None, Header(pattern=HEADER_ID_PATTERN, max_length=100)] = None,
 ) -> InteractionAccepted:
     interaction = _interaction(body, x_event_id, x_session_id)
-    accepted = interactions.accept(interaction, deps.interaction_stream(), _claims())
+    accepted = interactions.accept(interaction, stream, claims)
     metrics.add_metric(
         name="InteractionsAccepted" if accepted else "InteractionsDuplicate", unit="Count", value=1
     )
@@ -99,7 +103,9 @@ _IN_FLIGHT = {
     summary=f"Record up to {MAX_BATCH_EVENTS} interactions at once (each idempotent by its event_id)",
     dependencies=[Depends(requires("write"))],
 )
-async def record_interactions(request: Request, body: InteractionBatchRequest) -> InteractionBatchAccepted:
+async def record_interactions(
+    request: Request, body: InteractionBatchRequest, stream: InteractionStreamDep, claims: EventClaimsDep
+) -> InteractionBatchAccepted:
     """Each event is validated, deduplicated and published on its own terms: one bad event is
     refused alone, with the error envelope's code, message and details; the request counts once
     against the rate limit."""
@@ -119,7 +125,7 @@ async def record_interactions(request: Request, body: InteractionBatchRequest) -
             )
             continue
         valid.append((n, _interaction(event, event.event_id, None)))
-    outcomes = interactions.accept_many([i for _, i in valid], deps.interaction_stream(), _claims())
+    outcomes = interactions.accept_many([i for _, i in valid], stream, claims)
     for (n, interaction), outcome in zip(valid, outcomes, strict=True):
         status: Any = "failed" if outcome == "pending" else outcome
         unpublished = _IN_FLIGHT if outcome == "pending" else _UNPUBLISHED if outcome == "failed" else None
@@ -159,10 +165,10 @@ def interaction_from_row(row: dict[str, Any]) -> Interaction:
     dependencies=[Depends(requires("write"))],
 )
 async def post_interaction_import(
-    request: Request, body: InteractionImportRequest
+    request: Request, body: InteractionImportRequest, registry: ImportRegistryDep, files: ImportFilesDep
 ) -> InteractionImportCreated:
     import_id, url = interaction_import.start_import(
-        deps.import_registry(), deps.import_files(), request.state.api_key.key_prefix, body.format
+        registry, files, request.state.api_key.key_prefix, body.format
     )
     return InteractionImportCreated(
         import_id=import_id,
@@ -180,15 +186,17 @@ async def post_interaction_import(
     dependencies=[Depends(requires("write"))],
 )
 async def get_interaction_import(
-    request: Request, import_id: Annotated[str, Path(pattern=r"^iimp_[0-9a-f]{32}$")]
+    request: Request,
+    import_id: Annotated[str, Path(pattern=r"^iimp_[0-9a-f]{32}$")],
+    registry: ImportRegistryDep,
+    log: InteractionLogDep,
+    features: FeatureStoreDep,
+    catalog: CatalogDep,
 ) -> InteractionImportStatus:
-    registry = deps.import_registry()
     found = registry.get(import_id)
     if found is None or found.owner_key != request.state.api_key.key_prefix:
         raise errors.NotFound(f"import {import_id} does not exist")
-    status = interaction_import.current_status(
-        found, registry, deps.interaction_log(), deps.feature_store(), deps.catalog()
-    )
+    status = interaction_import.current_status(found, registry, log, features, catalog)
     if status != found.status:
         found = registry.get(import_id) or found
     return InteractionImportStatus(

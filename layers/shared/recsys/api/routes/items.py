@@ -9,8 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from recsys.api import dependencies as deps
-from recsys.api import errors
+from recsys.api.dependencies import (
+    CatalogChunksDep,
+    CatalogDep,
+    CatalogImportProgressDep,
+    ItemFeatureStoreDep,
+    RecommendationStoresDep,
+)
 from recsys.api.guards import idempotency_key, request_hash, requires
 from recsys.api.models import (
     ID_PATTERN,
@@ -26,13 +31,10 @@ from recsys.api.models import (
     SimilarItemsResponse,
     SourceItem,
 )
-from recsys.api.routes import error_responses
-from recsys.api.routes.recommendations import stores
-from recsys.config import get_settings
-from recsys.connections import aws_client, redis_client
+from recsys.api.routes import error_responses, found
 from recsys.domain import Item
 from recsys.logic import recommend as model
-from recsys.logic.catalog_import import import_status, start_import
+from recsys.logic.catalog_import import start_import
 
 similar_router = APIRouter(tags=["items"])
 read_router = APIRouter(tags=["catalog"])
@@ -51,9 +53,12 @@ ItemId = Annotated[str, Path(pattern=ID_PATTERN)]
     dependencies=[Depends(requires("read"))],
 )
 async def get_similar_items(
-    request: Request, item_id: ItemId, limit: Annotated[int, Query(ge=1, le=100)] = 10
+    request: Request,
+    item_id: ItemId,
+    stores: RecommendationStoresDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> SimilarItemsResponse:
-    answer = model.similar_items(stores(), item_id, limit)
+    answer = model.similar_items(stores, item_id, limit)
     return SimilarItemsResponse(
         source_item=SourceItem(item_id=answer.source.item_id, title=answer.source.title),
         similar_items=[
@@ -112,10 +117,8 @@ def _to_item(item_id: str, body: ItemRequest) -> Item:
     summary="An item of the catalog",
     dependencies=[Depends(requires("read"))],
 )
-async def get_item(request: Request, item_id: ItemId) -> ItemResponse:
-    item = deps.catalog().get_item(item_id)
-    if item is None:
-        raise errors.NotFound(f"item {item_id} does not exist", {"item_id": item_id})
+async def get_item(request: Request, item_id: ItemId, catalog: CatalogDep) -> ItemResponse:
+    item = found(catalog.get_item(item_id), f"item {item_id}", item_id=item_id)
     return _item_response(item, request.state.request_id)
 
 
@@ -126,11 +129,9 @@ async def get_item(request: Request, item_id: ItemId) -> ItemResponse:
     summary="Create or replace an item (idempotent)",
     dependencies=[Depends(requires("admin"))],
 )
-async def put_item(request: Request, item_id: ItemId, body: ItemRequest) -> ItemResponse:
-    catalog = deps.catalog()
+async def put_item(request: Request, item_id: ItemId, body: ItemRequest, catalog: CatalogDep) -> ItemResponse:
     catalog.upsert_item(_to_item(item_id, body))
-    stored = catalog.get_item(item_id)
-    assert stored is not None
+    stored = found(catalog.get_item(item_id), f"item {item_id}", item_id=item_id)  # deleted meanwhile
     return _item_response(stored, request.state.request_id)
 
 
@@ -142,16 +143,12 @@ async def put_item(request: Request, item_id: ItemId, body: ItemRequest) -> Item
     summary="Import many items asynchronously",
     dependencies=[Depends(requires("admin"))],
 )
-async def post_catalog_import(request: Request, body: CatalogImportRequest) -> CatalogImportAccepted:
+async def post_catalog_import(
+    request: Request, body: CatalogImportRequest, queue: CatalogChunksDep, progress: CatalogImportProgressDep
+) -> CatalogImportAccepted:
     items = [_to_item(entry.item_id, entry) for entry in body.items]
     import_id = f"imp_{uuid.uuid4().hex}"
-    chunks = start_import(
-        aws_client("sqs"),
-        get_settings().catalog_import_queue_url,
-        redis_client(get_settings()),
-        import_id,
-        items,
-    )
+    chunks = start_import(queue, progress, import_id, items)
     return CatalogImportAccepted(
         import_id=import_id, items=len(items), chunks=chunks, request_id=request.state.request_id
     )
@@ -165,12 +162,15 @@ async def post_catalog_import(request: Request, body: CatalogImportRequest) -> C
     dependencies=[Depends(requires("admin"))],
 )
 async def get_catalog_import(
-    request: Request, import_id: Annotated[str, Path(pattern=r"^imp_[0-9a-f]{32}$")]
+    request: Request,
+    import_id: Annotated[str, Path(pattern=r"^imp_[0-9a-f]{32}$")],
+    progress: CatalogImportProgressDep,
 ) -> CatalogImportStatus:
-    status = import_status(redis_client(get_settings()), import_id)
-    if status is None:
-        raise errors.NotFound(f"import {import_id} does not exist (or finished over 7 days ago)")
-    total, done = status
+    total, done = found(
+        progress.status(import_id),
+        f"import {import_id} (or one finished over 7 days ago)",
+        import_id=import_id,
+    )
     return CatalogImportStatus(
         import_id=import_id,
         items=total,
@@ -191,10 +191,11 @@ async def put_item_features(
     request: Request,
     item_id: ItemId,
     body: ItemFeaturesRequest,
+    store: ItemFeatureStoreDep,
     key: Annotated[str | None, Depends(idempotency_key)] = None,
 ) -> ItemFeaturesResponse:
     groups = body.model_dump(exclude={"version"})
-    written = deps.item_feature_store().put(
+    written = store.put(
         item_id, groups, expected_version=body.version, idempotency_key=key, request_hash=request_hash(groups)
     )
     return ItemFeaturesResponse(

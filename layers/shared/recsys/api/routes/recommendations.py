@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 
-from recsys.api import dependencies as deps
+from recsys.api.dependencies import RankingExperimentsDep, RecommendationStoresDep
 from recsys.api.guards import requires
 from recsys.api.models import (
     HEADER_ID_PATTERN,
@@ -27,16 +27,6 @@ list_router = APIRouter(tags=["recommendations"])
 explain_router = APIRouter(tags=["recommendations"])
 
 
-def stores() -> model.Stores:
-    return model.Stores(
-        catalog=deps.cached_catalog(),
-        features=deps.feature_store(),
-        signals=deps.user_signals(),
-        precomputed=deps.precomputed_store(),
-        models=deps.model_source(),
-    )
-
-
 @list_router.get(
     "/v1/recommendations",
     response_model=RecommendationsResponse,
@@ -46,6 +36,8 @@ def stores() -> model.Stores:
 )
 async def get_recommendations(
     request: Request,
+    stores: RecommendationStoresDep,
+    experiments: RankingExperimentsDep,
     user_id: Annotated[str, Query(pattern=ID_PATTERN, description="User identifier")],
     context: Annotated[str, Query(max_length=50, pattern=r"^[a-z0-9_]+$")] = "homepage",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -62,9 +54,9 @@ async def get_recommendations(
         context=context,
         session_id=x_session_id,
         device_type=x_device_type,
-        variant=ranking_variant(deps.cached_experiments(), user_id),
+        variant=ranking_variant(experiments, user_id),
     )
-    answer = model.recommend(stores(), user_id, limit, chosen, set(exclude), ranking)
+    answer = model.recommend(stores, user_id, limit, chosen, set(exclude), ranking)
     results = answer.recommendations
     metrics.add_metric(name="RecommendationsServed", unit="Count", value=len(results))
     return RecommendationsResponse(
@@ -100,9 +92,11 @@ async def explain_recommendation(
     request: Request,
     item_id: Annotated[str, Path(pattern=ID_PATTERN)],
     user_id: Annotated[str, Query(pattern=ID_PATTERN)],
+    stores: RecommendationStoresDep,
+    experiments: RankingExperimentsDep,
 ) -> ExplanationResponse:
-    ranking = model.RankingRequest(variant=ranking_variant(deps.cached_experiments(), user_id))
-    explanation, version = model.explain(stores(), user_id, item_id, ranking)
+    ranking = model.RankingRequest(variant=ranking_variant(experiments, user_id))
+    explanation, version = model.explain(stores, user_id, item_id, ranking)
     return ExplanationResponse(
         item_id=item_id,
         user_id=user_id,

@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from recsys.api import dependencies as deps
-from recsys.api import errors
+from recsys.api.dependencies import CatalogDep, PreferenceStoreDep
 from recsys.api.guards import idempotency_key, request_hash, requires
 from recsys.api.models import ID_PATTERN, PreferencesRequest, PreferencesResponse, UserRequest, UserResponse
-from recsys.api.routes import error_responses
+from recsys.api.routes import error_responses, found
 from recsys.domain import User
 
 read_router = APIRouter(tags=["users"])
@@ -39,10 +38,8 @@ def _user_response(user: User, request_id: str) -> UserResponse:
     summary="A user's profile",
     dependencies=[Depends(requires("read"))],
 )
-async def get_user(request: Request, user_id: UserId) -> UserResponse:
-    user = deps.catalog().get_user(user_id)
-    if user is None:
-        raise errors.NotFound(f"user {user_id} does not exist", {"user_id": user_id})
+async def get_user(request: Request, user_id: UserId, catalog: CatalogDep) -> UserResponse:
+    user = found(catalog.get_user(user_id), f"user {user_id}", user_id=user_id)
     return _user_response(user, request.state.request_id)
 
 
@@ -53,8 +50,7 @@ async def get_user(request: Request, user_id: UserId) -> UserResponse:
     summary="Create or update a user's profile (idempotent)",
     dependencies=[Depends(requires("write"))],
 )
-async def put_user(request: Request, user_id: UserId, body: UserRequest) -> UserResponse:
-    catalog = deps.catalog()
+async def put_user(request: Request, user_id: UserId, body: UserRequest, catalog: CatalogDep) -> UserResponse:
     existing = catalog.get_user(user_id)
     catalog.upsert_user(
         User(
@@ -66,8 +62,7 @@ async def put_user(request: Request, user_id: UserId, body: UserRequest) -> User
             is_new_user=existing.is_new_user if existing else True,
         )
     )
-    stored = catalog.get_user(user_id)
-    assert stored is not None
+    stored = found(catalog.get_user(user_id), f"user {user_id}", user_id=user_id)  # deleted meanwhile
     return _user_response(stored, request.state.request_id)
 
 
@@ -82,10 +77,11 @@ async def put_preferences(
     request: Request,
     user_id: UserId,
     body: PreferencesRequest,
+    store: PreferenceStoreDep,
     key: Annotated[str | None, Depends(idempotency_key)] = None,
 ) -> PreferencesResponse:
     values = body.model_dump(exclude={"version"})
-    written = deps.preference_store().put(
+    written = store.put(
         user_id,
         body.favorite_categories,
         body.excluded_items,
@@ -94,8 +90,6 @@ async def put_preferences(
         idempotency_key=key,
         request_hash=request_hash(values),
     )
-    if not written.replayed:
-        deps.feature_store().forget_user_embedding(user_id)  # the spec's cache invalidation
     return PreferencesResponse(
         user_id=user_id,
         version=written.version,

@@ -12,7 +12,7 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import redis
@@ -51,7 +51,17 @@ class Budget:
         }
 
 
-class RateLimiter:
+class RateLimits(Protocol):
+    def spend(self, subject: str, limit: int, now: float | None = None) -> Budget: ...
+
+
+def unmetered(limit: int, now: float | None = None) -> Budget:
+    """The budget reported when the limits cannot be counted: requests pass (fail open)."""
+    now = time.time() if now is None else now
+    return Budget(limit, limit, math.ceil(now + WINDOW_SECONDS), True)
+
+
+class RedisRateLimits:
     def __init__(self, client: redis.Redis) -> None:
         self._spend = client.register_script(_SPEND)
 
@@ -65,9 +75,3 @@ class RateLimiter:
         )
         reset_at = math.ceil(float(oldest) / 1000 + WINDOW_SECONDS)
         return Budget(limit, max(0, limit - int(count)), reset_at, bool(int(admitted)))
-
-    @staticmethod
-    def unmetered(limit: int, now: float | None = None) -> Budget:
-        """The budget reported when Redis cannot be reached: requests pass (fail open)."""
-        now = time.time() if now is None else now
-        return Budget(limit, limit, math.ceil(now + WINDOW_SECONDS), True)
