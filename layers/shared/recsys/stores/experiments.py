@@ -51,7 +51,7 @@ class CachedExperiments:
 
     def __init__(
         self,
-        store: Callable[[], PostgresExperimentStore],
+        store: Callable[[], RankingExperiments],
         check_seconds: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
