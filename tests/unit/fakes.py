@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import psycopg
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from recsys.domain import Interaction, Item, User
@@ -169,12 +170,14 @@ class FakeSignals:
 
 
 class FakePrecomputed:
-    """PrecomputedStore: rows by kind, each set until it expires (the constructor's never do)."""
+    """PrecomputedStore: rows by kind, each set until it expires (the constructor's never do);
+    `down` is PostgreSQL unreachable."""
 
-    def __init__(self, rows: Iterable[PrecomputedRow] = ()) -> None:
+    def __init__(self, rows: Iterable[PrecomputedRow] = (), down: bool = False) -> None:
         self.kinds: dict[str, tuple[list[PrecomputedRow], datetime | None]] = {
             PRECOMPUTED_KIND: (list(rows), None)
         }
+        self.down = down
 
     def replace(
         self, kind: str, rows: list[PrecomputedRow], computed_at: datetime, expires_at: datetime
@@ -182,6 +185,8 @@ class FakePrecomputed:
         self.kinds[kind] = (list(rows), expires_at)
 
     def for_user(self, user_id: str, kind: str, now: datetime) -> list[PrecomputedRow]:
+        if self.down:
+            raise psycopg.OperationalError("connection refused")
         rows, expires_at = self.kinds.get(kind, ([], None))
         if expires_at is not None and now >= expires_at:
             return []

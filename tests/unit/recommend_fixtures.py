@@ -31,6 +31,7 @@ def world_stores(
     history_down: bool = False,  # Redis unreachable: no history, no real-time popularity
     models: FakeModels | None = None,  # default: the trained bundle
     precomputed: Iterable[PrecomputedRow] = (),
+    precomputed_down: bool = False,  # PostgreSQL's precomputed rows unreachable
     inactive: Iterable[str] = (),
     extra: Iterable[Item] = (),  # items in the catalog that the model does not know
 ) -> Stores:
@@ -48,6 +49,6 @@ def world_stores(
         signals=FakeSignals(
             UserSignals(excluded=frozenset(excluded), favourite_categories=tuple(favourites))
         ),
-        precomputed=FakePrecomputed(precomputed),
+        precomputed=FakePrecomputed(precomputed, down=precomputed_down),
         models=models or FakeModels(BUNDLE),
     )
