@@ -74,7 +74,7 @@ $(SAM):
 	$(PYTHON312) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q aws-sam-cli==$(SAM_VERSION)
 
-lint: $(STAMP) $(SAM) ## ruff, mypy on the shared layer, cfn-lint, sam validate --lint, sam build
+lint: $(STAMP) $(SAM) ## ruff, mypy (the shared layer and tests/unit), cfn-lint, sam validate --lint, sam build
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

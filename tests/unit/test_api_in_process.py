@@ -17,7 +17,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
 )
-from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer, DataRecord
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from fastapi import APIRouter, FastAPI
 from mangum import Mangum
 
@@ -53,7 +54,8 @@ class Limits:
     """Admits `allowed` requests per subject, then refuses."""
 
     def __init__(self, allowed: int = 1000, fails: bool = False) -> None:
-        self.allowed, self.fails, self.spent = allowed, fails, {}
+        self.allowed, self.fails = allowed, fails
+        self.spent: dict[str, int] = {}
 
     def spend(self, subject: str, limit: int, now: float | None = None) -> Budget:
         if self.fails:
@@ -100,9 +102,6 @@ class FeedbackRecords:
 
     def delete(self, feedback_id: uuid.UUID) -> bool:
         return False
-
-    def not_interested_pairs(self) -> list[tuple[str, str]]:
-        return []
 
 
 class MemoryRecords(BasePersistenceLayer):
@@ -193,7 +192,7 @@ def call(
         "body": json.dumps(body) if body is not None else None,
         "isBase64Encoded": False,
     }
-    reply = Mangum(app, lifespan="off")(event, Context())
+    reply = Mangum(app, lifespan="off")(event, Context())  # type: ignore[arg-type]  # LambdaContext's shape
     returned = {k.lower(): v for k, v in reply["headers"].items()}
     assert returned["x-request-id"] == request_id  # the gateway's id: the one the logs carry
     return reply["statusCode"], returned, json.loads(reply["body"]) if reply["body"] else None

@@ -1,7 +1,8 @@
-"""API rules that need no server: deprecation headers, variants, accepting interactions."""
+"""API rules that need no server: variants, accepting interactions."""
 
 from collections import Counter
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,23 +24,26 @@ def test_variant_is_consistent_and_follows_the_weights():
     assert other != [choose_variant(f"user_{n}", "exp", variants) for n in range(200)]
 
 
-class Claims:
-    def __init__(self, answer):
-        self.answer, self.released, self.settled = answer, [], []
+class Claims:  # EventClaims (checked below)
+    def __init__(self, answer: str | None) -> None:
+        self.answer = answer
+        self.released: list[str] = []
+        self.settled: list[str] = []
 
-    def claim_many(self, event_ids):
+    def claim_many(self, event_ids: list[str]) -> list[str | None]:
         return [self.answer] * len(event_ids)
 
-    def settle_many(self, done, released):
+    def settle_many(self, done: list[str], released: list[str]) -> None:
         self.settled += done
         self.released += released
 
 
-class Stream:
-    def __init__(self, fail=False):
-        self.fail, self.published = fail, []
+class Stream:  # InteractionStream
+    def __init__(self, fail: bool | str = False) -> None:
+        self.fail = fail
+        self.published: list[str] = []
 
-    def publish_many(self, interactions):
+    def publish_many(self, interactions: list[Interaction]) -> list[bool]:
         if self.fail == "refused":  # throttled, even when tried again
             return [False] * len(interactions)
         if self.fail:
@@ -47,6 +51,22 @@ class Stream:
         self.published += [i.event_id for i in interactions]
         return [True] * len(interactions)
 
+    def read_range(self, shard_id: str, first: str, last: str) -> list[bytes]:
+        return []  # accept never reads the stream back
+
+    def republish(self, records: list[bytes]) -> int:
+        return 0
+
+    def shard_of(self, partition_key: str) -> int:
+        return 0
+
+
+if TYPE_CHECKING:
+    from recsys.stores.event_claims import EventClaims
+    from recsys.stores.interaction_stream import InteractionStream
+
+    _claims: EventClaims = Claims(None)
+    _stream: InteractionStream = Stream()
 
 EVENT = Interaction("e1", "u1", "i1", "click", datetime(2024, 1, 1, tzinfo=UTC))
 
@@ -93,8 +113,8 @@ def test_the_active_experiment_is_asked_for_once_per_check_interval():
     asked: list[int] = []
     answers = [("exp_a", [{"name": "a"}]), None]
 
-    class Store:
-        def active_ranking(self):
+    class Store:  # RankingExperiments
+        def active_ranking(self) -> tuple[str, list[dict[str, Any]]] | None:
             asked.append(1)
             return answers[min(len(asked) - 1, 1)]
 

@@ -23,7 +23,9 @@ def acted(*item_ids: str, session_id: str | None = None) -> list[Action]:
 
 def top_items(bundle: ModelBundle, profile: UserProfile, blend: Blend | None = None, k: int = 5) -> list[str]:
     terms = user_terms(bundle.position, profile, blend or bundle.blend)
-    candidates = np.asarray([p for p, i in enumerate(bundle.item_ids) if i not in profile.weights])
+    candidates = np.asarray(
+        [p for p, i in enumerate(bundle.item_ids) if i not in profile.weights], dtype=np.int64
+    )
     scored = score(bundle, terms, profile.favourites, blend or bundle.blend, candidates, NOW)
     order = np.argsort(-scored.total, kind="stable")[:k]
     return [bundle.item_ids[candidates[k_]] for k_ in order]
@@ -48,7 +50,7 @@ def test_full_rank_is_exact_and_a_lower_rank_keeps_the_query_directions():
     M = (rng.standard_normal((100, 5)) @ rng.standard_normal((5, 50))).astype(np.float32)
     P, Q, kept = factorise(M, rank=50, queries=None)
     assert kept == 1.0 and np.allclose(P @ Q.T, M)
-    queries = rng.standard_normal((30, 100))
+    queries = rng.standard_normal((30, 100)).astype(np.float32)
     P, Q, kept = factorise(M, rank=5, queries=queries)
     assert kept > 0.999 and np.allclose(queries @ P @ Q.T, queries @ M, atol=1e-2)
     _, _, partial = factorise(M, rank=2, queries=queries)
@@ -84,7 +86,7 @@ def test_a_dislike_pushes_its_neighbours_down():
     disliked = UserProfile(weights={SCIFI[3]: -3.0})  # the long-term term: dislike_history < 0
     terms_liked = user_terms(bundle.position, liked, bundle.blend)
     terms_disliked = user_terms(bundle.position, disliked, bundle.blend)
-    neighbour = np.asarray([bundle.position[SCIFI[4]]])
+    neighbour = np.asarray([bundle.position[SCIFI[4]]], dtype=np.int64)
     up = score(bundle, terms_liked, frozenset(), bundle.blend, neighbour, NOW).total[0]
     down = score(bundle, terms_disliked, frozenset(), bundle.blend, neighbour, NOW).total[0]
     assert up > 0 > down
@@ -120,7 +122,7 @@ def test_the_factors_are_the_score_exactly():
     assert np.allclose(bundle.Q @ query_vector(bundle.P, terms), scored.parts[:3].sum(axis=0), atol=1e-5)
     k = bundle.position[ROMANCE[1]]
     for f, name in enumerate(FACTORS[:3]):
-        per_row = terms[name].contributions(bundle.P, bundle.vectors, np.asarray([k, 0]))
+        per_row = terms[name].contributions(bundle.P, bundle.vectors, np.asarray([k, 0], dtype=np.int64))
         assert len(per_row) and per_row[:, 0].sum() == pytest.approx(float(scored.parts[f, k]), abs=1e-5)
         assert per_row[:, 1].sum() == pytest.approx(float(scored.parts[f, 0]), abs=1e-5)
     assert set(terms["session"].positions.tolist()) == {bundle.position[ROMANCE[0]]}

@@ -24,7 +24,7 @@ def test_concurrent_producers_lose_no_record():
             assert sum(pool.map(put, range(40))) == 0
         shard = kinesis.list_shards(StreamName="s")["Shards"][0]["ShardId"]
         iterator = kinesis.get_shard_iterator(StreamName="s", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
-        position, seen = iterator["ShardIterator"], set()
+        position, seen = iterator["ShardIterator"], set[tuple[int, int]]()
         while True:
             reply = kinesis.get_records(ShardIterator=position, Limit=10000)
             seen.update(tuple(json.loads(r["Data"])) for r in reply["Records"])

@@ -5,72 +5,15 @@ against the real servers in tests/integration)."""
 from __future__ import annotations
 
 import itertools
-from types import SimpleNamespace
 
 import pytest
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from recsys.domain import Item
-from recsys.logic.recommend import RankingRequest, Stores, explain, recommend, similar_items
-from recsys.stores.feature_store import RecentAction, UserHistory
+from recsys.logic.recommend import RankingRequest, explain, recommend, similar_items
 from recsys.stores.precomputed import PrecomputedRow
-from recsys.stores.user_signals import UserSignals
-from tests.unit.engine_fixtures import ROMANCE, SCIFI, items, trained
-
-_, BUNDLE = trained()
-CATALOG = {item.item_id: item for item in items()}
-
-
-def fake_stores(
-    weights=None,
-    recent=(),
-    excluded=(),
-    favourites=(),
-    excluded_items=(),
-    history_down=False,
-    model=BUNDLE,
-    precomputed=(),
-    inactive=(),
-):
-    catalog = {
-        i: (Item(**{**item.__dict__, "is_active": False}) if i in inactive else item)
-        for i, item in CATALOG.items()
-    }
-    signals = UserSignals(
-        excluded=frozenset(excluded) | frozenset(excluded_items), favourite_categories=tuple(favourites)
-    )
-
-    def history(user_id):
-        if history_down:
-            raise RedisConnectionError("redis is down")
-        return UserHistory(
-            weights=dict(weights or {}), recent=[RecentAction(i, "watch", s) for i, s in recent]
-        )
-
-    popular = sorted(
-        CATALOG,
-        key=lambda i: (-float(BUNDLE.popularity[BUNDLE.position[i]]) if i in BUNDLE.position else 0.0, i),
-    )
-    return Stores(
-        catalog=SimpleNamespace(
-            get_item=lambda item_id: catalog.get(item_id),
-            get_items=lambda ids: {i: catalog[i] for i in ids if i in catalog},
-            popular_items=lambda limit, category=None: [
-                (i, 1.0) for i in popular if category is None or catalog[i].category == category
-            ][:limit],
-        ),
-        features=SimpleNamespace(
-            history=history,
-            popular=lambda limit, category=None: (
-                (_ for _ in ()).throw(RedisConnectionError())
-                if history_down
-                else [(i, 10.0 - n) for n, i in enumerate(popular[:limit])]
-            ),
-        ),
-        signals=SimpleNamespace(for_user=lambda user_id: signals),
-        precomputed=SimpleNamespace(for_user=lambda user_id, kind, now: list(precomputed)),
-        models=SimpleNamespace(current=lambda: model),
-    )
+from tests.unit.engine_fixtures import ROMANCE, SCIFI
+from tests.unit.fakes import FakeModels
+from tests.unit.recommend_fixtures import BUNDLE, CATALOG, world_stores
 
 
 def ids(answer):
@@ -82,7 +25,7 @@ FAN_RECENT = [(SCIFI[1], "s1"), (SCIFI[0], "s1")]
 
 
 def test_the_model_serves_a_known_user_and_names_its_version():
-    answer = recommend(fake_stores(FAN, FAN_RECENT), "u1", 5)
+    answer = recommend(world_stores(FAN, FAN_RECENT), "u1", 5)
     assert answer.model_version == "test-v1"
     assert ids(answer)[0].startswith("scifi") and not set(ids(answer)) & set(FAN)
     first = answer.recommendations[0].explanation
@@ -92,9 +35,9 @@ def test_the_model_serves_a_known_user_and_names_its_version():
 
 
 def test_excluded_items_never_appear_whatever_their_score():
-    best = ids(recommend(fake_stores(FAN, FAN_RECENT), "u1", 3))
+    best = ids(recommend(world_stores(FAN, FAN_RECENT), "u1", 3))
     answer = recommend(
-        fake_stores(FAN, FAN_RECENT, excluded={best[0]}, excluded_items=[best[1]]),
+        world_stores(FAN, FAN_RECENT, excluded={best[0], best[1]}),  # not_interested, excluded_items
         "u1",
         20,
         exclude={best[2]},
@@ -104,20 +47,20 @@ def test_excluded_items_never_appear_whatever_their_score():
 
 def test_consumed_items_are_left_out_unless_the_context_is_about_them():
     everything = {i: 3.0 for i in SCIFI}
-    assert not set(SCIFI) & set(ids(recommend(fake_stores(everything), "u1", 20)))
-    again = recommend(fake_stores(everything), "u1", 20, request=RankingRequest(context="watch_again"))
+    assert not set(SCIFI) & set(ids(recommend(world_stores(everything), "u1", 20)))
+    again = recommend(world_stores(everything), "u1", 20, request=RankingRequest(context="watch_again"))
     assert set(SCIFI) & set(ids(again))
 
 
 def test_category_filter_and_inactive_items():
-    answer = recommend(fake_stores(FAN, FAN_RECENT, inactive={SCIFI[2]}), "u1", 20, category="Romance")
+    answer = recommend(world_stores(FAN, FAN_RECENT, inactive={SCIFI[2]}), "u1", 20, category="Romance")
     assert ids(answer) and {CATALOG[i].category for i in ids(answer)} == {"Romance"}
-    answer = recommend(fake_stores(FAN, FAN_RECENT, inactive={SCIFI[2]}), "u1", 20)
+    answer = recommend(world_stores(FAN, FAN_RECENT, inactive={SCIFI[2]}), "u1", 20)
     assert SCIFI[2] not in ids(answer)
 
 
 def test_a_stranger_gets_popular_items_and_is_told_so():
-    answer = recommend(fake_stores(), "stranger", 5)
+    answer = recommend(world_stores(), "stranger", 5)
     assert answer.model_version == "test-v1"
     assert all(r.explanation["type"] == "popularity" for r in answer.recommendations)
     assert "do not know your taste" in answer.recommendations[0].explanation["reason"]
@@ -128,7 +71,7 @@ def test_a_new_user_with_preferences_gets_their_favourite_categories():
     saved = float(BUNDLE.popularity[blockbuster])
     BUNDLE.popularity[blockbuster] = 12.0  # log(1 + 160k interactions): far above everything else
     try:
-        answer = recommend(fake_stores(favourites=["Romance"]), "newbie", 4)
+        answer = recommend(world_stores(favourites=["Romance"]), "newbie", 4)
     finally:
         BUNDLE.popularity[blockbuster] = saved
     assert {CATALOG[i].category for i in ids(answer)} == {"Romance"}
@@ -141,7 +84,7 @@ def test_a_new_user_with_preferences_gets_their_favourite_categories():
 def test_the_session_is_a_signal_only_within_that_session():
     weights = {SCIFI[0]: 3.0, ROMANCE[0]: 3.0}
     recent = [(SCIFI[0], "old"), (ROMANCE[0], "now")]
-    stores = fake_stores(weights, recent)
+    stores = world_stores(weights, recent)
 
     def session_factors(session_id):
         answer = recommend(stores, "u1", 10, request=RankingRequest(session_id=session_id))
@@ -158,25 +101,25 @@ def test_the_session_is_a_signal_only_within_that_session():
 
 def test_without_the_real_time_store_precomputed_rows_answer_and_say_so():
     rows = [PrecomputedRow("u1", ROMANCE[5], 1, 0.9, "collaborative", "old-v0")]
-    answer = recommend(fake_stores(history_down=True, precomputed=rows), "u1", 5)
+    answer = recommend(world_stores(history_down=True, precomputed=rows), "u1", 5)
     assert answer.model_version == "precomputed:old-v0" and ids(answer) == [ROMANCE[5]]
     assert answer.recommendations[0].explanation["type"] == "precomputed"
 
 
 def test_explaining_a_precomputed_item_says_where_it_came_from():
     rows = [PrecomputedRow("u1", ROMANCE[5], 3, 0.9, "collaborative", "old-v0")]
-    explanation, version = explain(fake_stores(history_down=True, precomputed=rows), "u1", ROMANCE[5])
+    explanation, version = explain(world_stores(history_down=True, precomputed=rows), "u1", ROMANCE[5])
     assert version == "precomputed:old-v0" and explanation["primary_reason"] == "precomputed"
     assert [f["factor"] for f in explanation["contributing_factors"]] == ["precomputed"]
-    other, version = explain(fake_stores(history_down=True, precomputed=rows), "u1", ROMANCE[6])
+    other, version = explain(world_stores(history_down=True, precomputed=rows), "u1", ROMANCE[6])
     assert version == "popularity-v1" and other["primary_reason"] == "popularity"
 
 
 def test_without_a_model_or_precomputed_rows_popularity_answers():
-    answer = recommend(fake_stores(FAN, model=None), "u1", 5)
+    answer = recommend(world_stores(FAN, models=FakeModels(None)), "u1", 5)
     assert answer.model_version == "popularity-v1" and len(ids(answer)) == 5
     assert not set(FAN) & set(ids(answer))
-    down = recommend(fake_stores(history_down=True), "u1", 5)
+    down = recommend(world_stores(history_down=True), "u1", 5)
     assert (
         down.model_version == "popularity-v1"
         and "unavailable" in down.recommendations[0].explanation["reason"]
@@ -184,7 +127,7 @@ def test_without_a_model_or_precomputed_rows_popularity_answers():
 
 
 def test_popularity_v1_weights_are_its_additive_parts():
-    answer = recommend(fake_stores(model=None, favourites=["Romance"]), "u1", 3)
+    answer = recommend(world_stores(models=FakeModels(None), favourites=["Romance"]), "u1", 3)
     top = answer.recommendations[0]
     assert CATALOG[top.item.item_id].category == "Romance"
     weights = {f["factor"]: f["weight"] for f in top.explanation["factors"]}
@@ -192,7 +135,7 @@ def test_popularity_v1_weights_are_its_additive_parts():
 
 
 def test_explain_decomposes_the_score_it_would_rank_by():
-    stores = fake_stores(FAN, FAN_RECENT)
+    stores = world_stores(FAN, FAN_RECENT)
     target = ids(recommend(stores, "u1", 1))[0]
     explanation, version = explain(stores, "u1", target)
     assert version == "test-v1" and explanation["would_be_recommended"] is True
@@ -212,30 +155,27 @@ def test_explain_decomposes_the_score_it_would_rank_by():
     ],
 )
 def test_explaining_an_item_that_would_not_be_shown_says_so(setup, reason):
-    explanation, _ = explain(fake_stores(**setup), "u1", SCIFI[0])
+    explanation, _ = explain(world_stores(**setup), "u1", SCIFI[0])
     assert explanation["primary_reason"] == reason and explanation["contributing_factors"] == []
     assert explanation["would_be_recommended"] is False
 
 
 def test_similar_items_come_from_the_model_and_new_items_from_their_content():
-    answer = similar_items(fake_stores(), SCIFI[3], 4)
+    answer = similar_items(world_stores(), SCIFI[3], 4)
     assert answer.model_version == "test-v1" and SCIFI[3] not in [i.item_id for i, _, _ in answer.similar]
     assert all(i.category == "SciFi" for i, _, _ in answer.similar[:3])
-    new = similar_items(fake_stores(), "romance_new", 3)
+    new = similar_items(world_stores(), "romance_new", 3)
     assert all(i.category == "Romance" for i, _, _ in new.similar)
     assert new.similar[0][2].startswith("Similar content: category Romance")
 
 
 def test_items_the_model_does_not_know_complete_a_short_list_and_say_where_they_came_from():
-    stores = fake_stores(FAN, FAN_RECENT)
+    stores = world_stores(FAN, FAN_RECENT)
     known = len(ids(recommend(stores, "u1", 100)))
     answer = recommend(stores, "u1", known + 1)
     assert len(ids(answer)) == known  # nothing else is in the catalog
-    CATALOG["brand_new"] = Item("brand_new", "Brand new", category="SciFi")
-    try:
-        answer = recommend(fake_stores(FAN, FAN_RECENT), "u1", known + 1)
-    finally:
-        del CATALOG["brand_new"]
+    brand_new = Item("brand_new", "Brand new", category="SciFi")
+    answer = recommend(world_stores(FAN, FAN_RECENT, extra=[brand_new]), "u1", known + 1)
     assert (
         ids(answer)[-1] == "brand_new" and answer.recommendations[-1].explanation["source"] == "popularity-v1"
     )
@@ -243,15 +183,15 @@ def test_items_the_model_does_not_know_complete_a_short_list_and_say_where_they_
 
 def test_no_category_fills_more_than_its_share_unless_the_user_asked_for_it():
     everything_scifi = {SCIFI[0]: 3.0, SCIFI[1]: 3.0, SCIFI[2]: 3.0}
-    answer = recommend(fake_stores(everything_scifi, [(SCIFI[2], None)]), "u1", 6)
+    answer = recommend(world_stores(everything_scifi, [(SCIFI[2], None)]), "u1", 6)
     categories = [CATALOG[i].category for i in ids(answer)]
     assert categories.count("SciFi") <= 3 and categories.count("Romance") >= 3  # max_category_share 0.5
-    favourite = recommend(fake_stores(everything_scifi, [(SCIFI[2], None)], favourites=["SciFi"]), "u1", 6)
+    favourite = recommend(world_stores(everything_scifi, [(SCIFI[2], None)], favourites=["SciFi"]), "u1", 6)
     assert [CATALOG[i].category for i in ids(favourite)].count("SciFi") > 3
 
 
 def test_items_with_equal_scores_come_in_item_id_order():
-    answer = recommend(fake_stores(), "newcomer", len(CATALOG))
+    answer = recommend(world_stores(), "newcomer", len(CATALOG))
     scored = [(r.score, r.item.item_id) for r in answer.recommendations]
     ties = [(a, b) for a, b in itertools.pairwise(scored) if a[0] == b[0]]
     assert ties  # the untouched items score alike, so the order among them is the tie-break's

@@ -30,7 +30,9 @@ def test_every_function_has_a_sample_event_its_trigger_would_send():
         assert sample.exists(), f"events/{sample.name} is missing for {logical_id}"
         event = json.loads(sample.read_text())
         if spec.events_of("Api"):
-            route, _ = gateway.match(event["httpMethod"], event["path"])
+            found = gateway.match(event["httpMethod"], event["path"])
+            assert found is not None, sample.name
+            route, _ = found
             assert route.function == logical_id, sample.name
         elif spec.events_of("Kinesis"):
             assert event["Records"][0]["eventSource"] == "aws:kinesis"

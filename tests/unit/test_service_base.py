@@ -78,6 +78,7 @@ def test_default_server_ports_are_outside_the_ephemeral_range():
     from localcloud.settings import Ports
 
     low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    defaults = {f.name: f.default for f in fields(Ports)}
+    ports = Ports()  # each port its default
+    defaults = {f.name: getattr(ports, f.name) for f in fields(ports)}
     inside = {name: port for name, port in defaults.items() if low <= port <= high}
     assert not inside, f"default ports inside the ephemeral range {low}-{high}: {inside}"

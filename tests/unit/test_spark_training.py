@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,13 +33,15 @@ from recsys.logic import spark_training
 from recsys.logic.refresh import NOT_INTERESTED_WEIGHT, RefreshStores
 from recsys.stores.spark_jobs import JobRun
 from tests.unit.engine_fixtures import ROMANCE, SCIFI, histories, items
+from tests.unit.fakes import FakeCatalog, FakeFeatureStore, FakeFeedback, FakeInteractionLog, FakePrecomputed
 from tests.unit.test_engine import acted, top_items
 
 JOB_FILE = Path(__file__).parents[2] / "functions" / "index_refresh" / "jobs" / "train_als.py"
 
 
-def job_module():
+def job_module() -> Any:
     spec = importlib.util.spec_from_file_location("train_als", JOB_FILE)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # numpy only at import: pyspark is imported by main()
     return module
@@ -63,69 +66,54 @@ def test_the_jobs_next_item_map_is_the_in_function_trainers():
 
 
 @dataclass
-class Artifacts:
+class Artifacts:  # IndexArtifacts
     files: dict[str, bytes] = field(default_factory=dict)
     latest: str | None = None
 
-    def put(self, version, name, data):
+    def put(self, version: str, name: str, data: bytes) -> None:
         self.files[f"{version}/{name}"] = data
 
-    def get(self, version, name):
+    def get(self, version: str, name: str) -> bytes:
         return self.files[f"{version}/{name}"]
 
-    def has(self, version, name):
+    def has(self, version: str, name: str) -> bool:
         return f"{version}/{name}" in self.files
 
-    def uri(self, version, name):
+    def uri(self, version: str, name: str) -> str:
         return f"s3://bucket/{version}/{name}"
 
-    def latest_version(self):
+    def mark_latest(self, version: str) -> None:
+        self.latest = version
+
+    def latest_version(self) -> str | None:
         return self.latest
 
 
 @dataclass
-class Jobs:
+class Jobs:  # SparkJobs
     listed: list[JobRun] = field(default_factory=list)
     started: list[tuple[str, str, list[str], str]] = field(default_factory=list)
 
-    def start(self, name, entry_point, arguments, spark_parameters):
+    def start(self, name: str, entry_point: str, arguments: list[str], spark_parameters: str) -> str:
         self.started.append((name, entry_point, arguments, spark_parameters))
         return "run-1"
 
-    def get(self, run_id):
+    def get(self, run_id: str) -> JobRun:
         return next(r for r in self.listed if r.run_id == run_id)
 
-    def runs(self, states):
+    def runs(self, states: tuple[str, ...]) -> list[JobRun]:
         return [r for r in self.listed if r.state in states]
-
-
-class Catalog:
-    def active_items(self):
-        return [Item("a", "A"), Item("b", "B")]
-
-
-class Feedback:
-    def not_interested_pairs(self):
-        return [("u1", "a")]
-
-
-class Features:
-    def __init__(self, events: int) -> None:
-        self.events = events
-
-    def events_applied(self):
-        return self.events
 
 
 def stores(artifacts: Artifacts, events: int = 0) -> RefreshStores:
     return RefreshStores(
-        catalog=Catalog(),
-        log=None,
-        feedback=Feedback(),
-        features=Features(events),
-        precomputed=None,
+        catalog=FakeCatalog([Item("a", "A"), Item("b", "B")]),
+        log=FakeInteractionLog(),
+        feedback=FakeFeedback([("u1", "a")]),
+        features=FakeFeatureStore(events_applied=events),
+        precomputed=FakePrecomputed(),
         artifacts=artifacts,
-    )  # type: ignore[arg-type]
+    )
 
 
 SETTINGS = spark_training.SparkSettings(
@@ -230,14 +218,14 @@ def test_a_model_on_factors_trained_elsewhere_learns_tastes_and_what_follows():
     assert model.stats["items_from_content"] == 2 and model.P[len(catalog) - 1].any()
     index, report = faiss_index.build(model.Q, model.Q[:4])
     metadata = {"model_version": "t", "blend": Blend().as_dict(), "index": report.as_dict()}
-    model = ModelBundle.from_trained(
+    bundle = ModelBundle.from_trained(
         "t", model, index, metadata, CatalogSnapshot.of(catalog, datetime.now(UTC))
     )
-    model.created[:] = 1_000_000_000.0
+    bundle.created[:] = 1_000_000_000.0
     scifi_fan = UserProfile(weights={SCIFI[0]: 3.0, SCIFI[1]: 3.0}, recent=acted(SCIFI[1], SCIFI[0]))
-    assert all(i.startswith("scifi") for i in top_items(model, scifi_fan, k=3))
+    assert all(i.startswith("scifi") for i in top_items(bundle, scifi_fan, k=3))
     romance_fan = UserProfile(weights={ROMANCE[3]: 3.0}, recent=acted(ROMANCE[3]))
-    assert top_items(model, romance_fan, k=1) == [ROMANCE[4]]  # the chain's next item
+    assert top_items(bundle, romance_fan, k=1) == [ROMANCE[4]]  # the chain's next item
 
 
 def test_rule_patterns_match_by_exact_values_field_by_field():

@@ -106,7 +106,7 @@ def _loaded_catalog() -> CatalogSnapshot | None:
 
 @per_connection
 def feedback_store(conn: psycopg.Connection) -> PostgresFeedbackStore:
-    from recsys.stores.feedback import FeedbackStore, PostgresFeedbackStore
+    from recsys.stores.feedback import PostgresFeedbackStore
 
     return PostgresFeedbackStore(conn)
 

@@ -32,7 +32,7 @@ from recsys.stores.precomputed import PrecomputedRow
 if TYPE_CHECKING:
     from recsys.stores.catalog import Catalog
     from recsys.stores.feature_store import FeatureStore
-    from recsys.stores.feedback import FeedbackStore
+    from recsys.stores.feedback import NotInterestedFeedback
     from recsys.stores.index_artifacts import IndexArtifacts
     from recsys.stores.interaction_log import InteractionLog, LoggedEvent
     from recsys.stores.precomputed import PrecomputedStore
@@ -55,7 +55,7 @@ class RefreshError(RuntimeError):
 class RefreshStores:
     catalog: Catalog
     log: InteractionLog
-    feedback: FeedbackStore
+    feedback: NotInterestedFeedback
     features: FeatureStore
     precomputed: PrecomputedStore
     artifacts: IndexArtifacts
@@ -71,7 +71,7 @@ class LogSnapshot:
     events: int = 0
 
 
-def read_log(log: InteractionLog, feedback: FeedbackStore) -> LogSnapshot:
+def read_log(log: InteractionLog, feedback: NotInterestedFeedback) -> LogSnapshot:
     return snapshot_of(log.scan(), feedback.not_interested_pairs())
 
 

@@ -61,7 +61,7 @@ class CachedExperiments:
 
     def __init__(
         self,
-        store: Callable[[], PostgresExperimentStore],
+        store: Callable[[], RankingExperiments],
         check_seconds: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

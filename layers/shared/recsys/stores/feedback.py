@@ -47,6 +47,11 @@ class FeedbackStore(Protocol):
         self, feedback_id: uuid.UUID, feedback_type: str, reason: str | None, expected_version: int | None
     ) -> Feedback: ...
     def delete(self, feedback_id: uuid.UUID) -> bool: ...
+
+
+class NotInterestedFeedback(Protocol):
+    """What training reads of the feedback: the (user, item) pairs marked not interested."""
+
     def not_interested_pairs(self) -> list[tuple[str, str]]: ...
 
 
