@@ -134,3 +134,12 @@ def test_with_redis_down_too_the_catalogs_counts_rank_them_and_inactive_items_st
     answer = similar_items(stores, SCIFI[3], 3)
     assert answer.model_version == POPULARITY_MODEL
     assert ids(answer) == [i for i, _ in popular_in("SciFi", but=SCIFI[3]) if i != SCIFI[2]][:3]
+
+
+def test_without_a_model_an_inactive_popular_item_leaves_no_gap_nor_sets_the_scale():
+    """Redis ranks inactive items too: the list is still `limit` long, scaled to the top shown."""
+    stores = world_stores(models=FakeModels(None), inactive={SCIFI[2]})
+    answer = similar_items(stores, SCIFI[3], 3)
+    shown = [(i, n) for i, n in popular_in("SciFi", but=SCIFI[3]) if i != SCIFI[2]][:3]
+    assert ids(answer) == [i for i, _ in shown]
+    assert [score for _, score, _ in answer.similar] == [round(n / shown[0][1], 4) for _, n in shown]

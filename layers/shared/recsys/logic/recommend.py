@@ -463,16 +463,17 @@ def similar_items(stores: Stores, item_id: str, limit: int) -> SimilarAnswer:
 
 
 def _similar_by_popularity(stores: Stores, source: Item, limit: int) -> SimilarAnswer:
-    ranked = [(i, s) for i, s in _popular_ranked(stores, source.category, limit + 1) if i != source.item_id]
+    """The source's category's popular items, scaled to the most popular one shown. Redis ranks
+    inactive items too, so more than `limit` are asked for and the inactive ones passed over."""
+    pool = _popular_ranked(stores, source.category, 2 * limit + 20)
+    ranked = [(i, s) for i, s in pool if i != source.item_id]
     items = stores.catalog.get_items([i for i, _ in ranked])
-    top = max((s for _, s in ranked), default=0.0) or 1.0
+    shown = [(items[i], s) for i, s in ranked if i in items and items[i].is_active][:limit]
+    top = max((s for _, s in shown), default=0.0) or 1.0
     reason = f"Popular in {source.category}" if source.category else "Popular right now"
-    similar = [
-        (items[i], round(max(s, 0.0) / top, 4), reason)
-        for i, s in ranked
-        if i in items and items[i].is_active
-    ]
-    return SimilarAnswer(source, similar[:limit], POPULARITY_MODEL)
+    return SimilarAnswer(
+        source, [(item, round(max(s, 0.0) / top, 4), reason) for item, s in shown], POPULARITY_MODEL
+    )
 
 
 # -- explain -------------------------------------------------------------------------------------
