@@ -24,9 +24,9 @@ from types import SimpleNamespace
 
 from localcloud.runtime import server
 from localcloud.runtime.server import LocalRuntime
-from localcloud.settings import HOST, Layout, Ports, aws_environment
+from localcloud.settings import HOST, Layout, Ports, aws_environment, local_context
 from localcloud.stack import LocalCloud
-from localcloud.template import StackContext, load_template
+from localcloud.template import load_template
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "e2e" / "runtime_fixture" / "template.yaml"
 COLD_RUNS, WARM_RUNS = 15, 300
@@ -71,7 +71,7 @@ def main() -> None:
     server.log = lambda line: None  # keep the functions' log lines out of the figures
     layout, ports = Layout(), Ports()
     cloud = LocalCloud(layout, ports)
-    ctx = StackContext(load_template(FIXTURE), f"bench{uuid.uuid4().hex[:6]}", "us-east-1", "123456789012")
+    ctx = local_context(load_template(FIXTURE), f"bench{uuid.uuid4().hex[:6]}")
     runtime = LocalRuntime(
         ctx,
         FIXTURE.parent,

@@ -12,14 +12,12 @@ from typing import Any
 
 from localcloud.template import StackContext, TemplateError, UnresolvedResource, referenced_resources
 
-ACCOUNT_ID = "123456789012"  # moto's default account
-
 
 def _create_bucket(clients: Any, ctx: StackContext, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
     s3 = clients("s3")
     name = props.get("BucketName") or f"{ctx.stack_name}-{logical_id}".lower()
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        if ctx.region == "us-east-1":
+        if ctx.region == "us-east-1":  # S3's own rule: its first region takes no LocationConstraint
             s3.create_bucket(Bucket=name)
         else:
             s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": ctx.region})

@@ -15,7 +15,6 @@ import psycopg
 import redis
 
 from localcloud.aws_resources import (
-    ACCOUNT_ID,
     create_stack_resources,
     delete_spark_applications,
     delete_streams_and_queues,
@@ -28,7 +27,7 @@ from localcloud.services.cassandra import Cassandra
 from localcloud.services.postgres import SUPERUSER, Postgres
 from localcloud.services.redis import Redis
 from localcloud.services.runtime import LambdaRuntime
-from localcloud.settings import HOST, REGION, ROOT, SERVED_STACK, Layout, Ports, Stack, aws_environment
+from localcloud.settings import HOST, ROOT, SERVED_STACK, Layout, Ports, Stack, aws_environment, local_context
 from localcloud.template import StackContext, load_template
 from recsys.schema.migrate import ensure_keyspace, migrate_cassandra, migrate_postgres
 
@@ -366,9 +365,7 @@ class LocalCloud:
         if template is None:
             context = SERVED_STACK.context(self.ports, self.layout)
         else:
-            context = StackContext(
-                load_template(template), stack_name or SERVED_STACK.name, REGION, ACCOUNT_ID
-            )
+            context = local_context(load_template(template), stack_name or SERVED_STACK.name)
         create_stack_resources(context, self.aws_client)
         root = (template.parent if template else self.layout.template.parent).resolve()
         spec = load_functions(context, root).get(function_id)

@@ -82,6 +82,7 @@ class KinesisMapping(_Mapping):
         self.kinesis = self.clients("kinesis")
         self.stream_arn = str(self.props["Stream"])
         self.stream = self.stream_arn.split("/", 1)[1]
+        self.account_id = self.stream_arn.split(":")[4]  # arn:aws:kinesis:<region>:<account>:stream/<name>
         self.max_retries = int(self.props.get("MaximumRetryAttempts", -1))
         self.max_age = int(self.props.get("MaximumRecordAgeInSeconds", -1))
         self.bisect = bool(self.props.get("BisectBatchOnFunctionError", False))
@@ -186,7 +187,7 @@ class KinesisMapping(_Mapping):
                         "eventVersion": "1.0",
                         "eventID": f"{shard_id}:{r['SequenceNumber']}",
                         "eventName": "aws:kinesis:record",
-                        "invokeIdentityArn": f"arn:aws:iam::123456789012:role/{self.pool.spec.name}",
+                        "invokeIdentityArn": f"arn:aws:iam::{self.account_id}:role/{self.pool.spec.name}",
                         "awsRegion": self.region,
                         "eventSourceARN": self.stream_arn,
                     }

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import redis
 
-from localcloud.settings import TEST_STACK
+from localcloud.settings import ACCOUNT_ID, REGION, TEST_STACK
 from recsys.config import Settings
 from recsys.connections import cassandra_session
 from recsys.stores.interaction_log import CassandraInteractionLog
@@ -34,8 +34,8 @@ def kinesis_event(*records: dict) -> dict:
                 "eventVersion": "1.0",
                 "eventID": f"shardId-000000000000:{1000 + n}",
                 "eventName": "aws:kinesis:record",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/recsys-test-interactions",
+                "awsRegion": REGION,
+                "eventSourceARN": f"arn:aws:kinesis:{REGION}:{ACCOUNT_ID}:stream/recsys-test-interactions",
             }
             for n, record in enumerate(records)
         ]

@@ -26,7 +26,7 @@ def publish(artifacts: S3IndexArtifacts, version: str, move_latest: bool = True)
 @pytest.fixture
 def artifacts():
     with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
+        s3 = boto3.client("s3")
         s3.create_bucket(Bucket="models")
         yield S3IndexArtifacts(s3, "models")
 
