@@ -19,13 +19,14 @@ import sys
 import time
 import urllib.request
 import uuid
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
+from localcloud.connections import aws_client
 from localcloud.runtime import server
 from localcloud.runtime.server import LocalRuntime
 from localcloud.settings import HOST, Layout, Ports, aws_environment, local_context
-from localcloud.stack import LocalCloud
 from localcloud.template import load_template
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "e2e" / "runtime_fixture" / "template.yaml"
@@ -70,7 +71,6 @@ def direct_samples(event: dict, runs: int) -> list[float]:
 def main() -> None:
     server.log = lambda line: None  # keep the functions' log lines out of the figures
     layout, ports = Layout(), Ports()
-    cloud = LocalCloud(layout, ports)
     ctx = local_context(load_template(FIXTURE), f"bench{uuid.uuid4().hex[:6]}")
     runtime = LocalRuntime(
         ctx,
@@ -78,7 +78,7 @@ def main() -> None:
         layout.state,
         layout.cache,
         aws_environment(ports),
-        cloud.aws_client,
+        partial(aws_client, ports),
         concurrency=1,
     )
     api_port, invoke_port = ports.api + 100, ports.invoke + 100

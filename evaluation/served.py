@@ -18,12 +18,10 @@ import time
 import urllib.request
 from typing import Any
 
-import psycopg
-
 from evaluation import baselines as baselines_module
 from evaluation.protocol import Event, item_universe, leave_last_out, metrics
 from localcloud import seed
-from localcloud.services.postgres import SUPERUSER
+from localcloud.connections import postgres
 from localcloud.settings import EVAL_STACK, HOST
 from localcloud.stack import LocalCloud
 from recsys.stores.index_artifacts import S3IndexArtifacts
@@ -48,9 +46,7 @@ def load_split(cloud: LocalCloud) -> tuple[list[Event], dict[str, str], list[str
     context = cloud.deploy(EVAL_STACK)
     with (
         cloud.history_import(EVAL_STACK, context) as history,
-        psycopg.connect(
-            host=HOST, port=cloud.ports.postgres, user=SUPERUSER, dbname=EVAL_STACK.database, autocommit=True
-        ) as conn,
+        postgres(cloud.ports.postgres, EVAL_STACK.database) as conn,
     ):
         seed.ingest(items, kept, PostgresCatalog(conn), history)
     return train, held_out, item_universe(events), context.resources["IndexArtifactsBucket"]["Ref"]

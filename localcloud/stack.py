@@ -11,9 +11,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-import redis
-
 from localcloud.aws_resources import (
     create_stack_resources,
     delete_spark_applications,
@@ -21,10 +18,11 @@ from localcloud.aws_resources import (
     empty_buckets,
     spark_applications,
 )
+from localcloud.connections import aws_client, postgres, redis_db
 from localcloud.services.aws_emulator import AwsEmulator
 from localcloud.services.base import Service, ServiceError, port_is_open, wait_until
 from localcloud.services.cassandra import Cassandra
-from localcloud.services.postgres import SUPERUSER, Postgres
+from localcloud.services.postgres import Postgres
 from localcloud.services.redis import Redis
 from localcloud.services.runtime import LambdaRuntime
 from localcloud.settings import HOST, ROOT, SERVED_STACK, Layout, Ports, Stack, aws_environment, local_context
@@ -176,21 +174,16 @@ class LocalCloud:
         else:
             print(f"  {service.title:<20} {where:<38} already running", flush=True)
 
-    def _connect(self, stack: Stack) -> psycopg.Connection:
-        return psycopg.connect(
-            host=HOST, port=self.ports.postgres, user=SUPERUSER, dbname=stack.database, autocommit=True
-        )
-
     def seed(self, stack: Stack, context: StackContext) -> None:
         """Load MovieLens-100k into `stack` once (see seed.py); a failure is reported, not fatal."""
         from localcloud import seed
         from recsys.stores.catalog import PostgresCatalog
         from recsys.stores.feature_store import RedisFeatureStore
 
-        features = RedisFeatureStore(redis.Redis(host=HOST, port=self.ports.redis, db=stack.redis_db))
+        features = RedisFeatureStore(redis_db(self.ports.redis, stack.redis_db))
         if features.has_marker(SEED_MARKER):
             return
-        with self._connect(stack) as conn:
+        with postgres(self.ports.postgres, stack.database) as conn:
             query = "SELECT count(*) FROM items WHERE item_id LIKE %s"
             present = conn.execute(query, ("movie\\_%",)).fetchone()
         if present and present[0] > 0:  # seeded by an older version that kept no real-time history
@@ -202,7 +195,10 @@ class LocalCloud:
         except Exception as exc:  # no registry: the stack still runs, just empty
             print(f"  seed data skipped: could not fetch MovieLens-100k ({exc})")
             return
-        with self.history_import(stack, context) as history, self._connect(stack) as conn:
+        with (
+            self.history_import(stack, context) as history,
+            postgres(self.ports.postgres, stack.database) as conn,
+        ):
             items, interactions = seed.read_movielens(folder)
             seed.ingest(items, interactions, PostgresCatalog(conn), history)
         features.set_marker(SEED_MARKER)
@@ -221,8 +217,8 @@ class LocalCloud:
         from recsys.stores.interaction_imports import PostgresImportRegistry
         from recsys.stores.interaction_log import CassandraInteractionLog
 
-        features = RedisFeatureStore(redis.Redis(host=HOST, port=self.ports.redis, db=stack.redis_db))
-        with self._connect(stack) as conn, self.cassandra.session() as session:
+        features = RedisFeatureStore(redis_db(self.ports.redis, stack.redis_db))
+        with postgres(self.ports.postgres, stack.database) as conn, self.cassandra.session() as session:
             session.set_keyspace(stack.keyspace)
             yield seed.HistoryImport(
                 self.aws_client("s3"),
@@ -280,7 +276,7 @@ class LocalCloud:
 
     # -- stacks --------------------------------------------------------------------------
     def aws_client(self, service: str) -> Any:
-        return _aws_client(service, tuple(sorted(aws_environment(self.ports).items())))
+        return aws_client(self.ports, service)
 
     def deploy(self, stack: Stack, *, fresh: bool = False) -> StackContext:
         """Apply the schema and create the template's AWS resources for `stack`.
@@ -288,9 +284,7 @@ class LocalCloud:
         fresh=True first wipes the stack's data (the test suite starts from empty stores).
         """
         self.postgres.ensure_database(stack.database, recreate=fresh)
-        with psycopg.connect(
-            host=HOST, port=self.ports.postgres, user=SUPERUSER, dbname=stack.database, autocommit=True
-        ) as conn:
+        with postgres(self.ports.postgres, stack.database) as conn:
             migrate_postgres(conn)
 
         with self.cassandra.session() as session:
@@ -300,7 +294,7 @@ class LocalCloud:
             migrate_cassandra(session, stack.keyspace)
 
         if fresh:
-            redis.Redis(host=HOST, port=self.ports.redis, db=stack.redis_db).flushdb()
+            redis_db(self.ports.redis, stack.redis_db).flushdb()
 
         context = stack.context(self.ports, self.layout)
         try:
@@ -318,20 +312,10 @@ class LocalCloud:
 
     def invoke(self, function_id: str, payload: bytes, invoke_port: int | None = None) -> dict[str, Any]:
         """Invoke a function through a runtime's Lambda Invoke API (the served stack's by default)."""
-        import boto3
-        from botocore.config import Config
-
         if invoke_port is None and self.runtime.pid() is None:
             raise ServiceError("the local runtime is not running: run `make up` first")
-        env = aws_environment(self.ports)
-        client = boto3.session.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            region_name=env["AWS_DEFAULT_REGION"],
-        ).client(
-            "lambda",
-            endpoint_url=f"http://{HOST}:{invoke_port or self.ports.invoke}",
-            config=Config(read_timeout=960, retries={"max_attempts": 0}),
+        client = aws_client(
+            self.ports, "lambda", f"http://{HOST}:{invoke_port or self.ports.invoke}", _invoke_config()
         )
         try:
             return dict(client.invoke(FunctionName=function_id, Payload=payload))
@@ -343,9 +327,7 @@ class LocalCloud:
     ) -> str:
         from recsys.stores.api_keys import PostgresApiKeyStore
 
-        with psycopg.connect(
-            host=HOST, port=self.ports.postgres, user=SUPERUSER, dbname=stack.database, autocommit=True
-        ) as conn:
+        with postgres(self.ports.postgres, stack.database) as conn:
             try:
                 return PostgresApiKeyStore(conn).create(tier, scopes, name)
             except ValueError as exc:
@@ -394,12 +376,8 @@ class LocalCloud:
 
 
 @cache
-def _aws_client(service: str, environment: tuple[tuple[str, str], ...]) -> Any:
-    import boto3
+def _invoke_config() -> Any:
+    """An invocation waits as long as a function may run (15 min), and is never retried."""
+    from botocore.config import Config
 
-    env = dict(environment)
-    return boto3.session.Session(
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=env["AWS_DEFAULT_REGION"],
-    ).client(service, endpoint_url=env["AWS_ENDPOINT_URL"])
+    return Config(read_timeout=960, retries={"max_attempts": 0})

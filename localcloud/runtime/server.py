@@ -172,9 +172,10 @@ class LocalRuntime:
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import signal
+    from functools import partial
 
+    from localcloud.connections import aws_client
     from localcloud.settings import HOST, SERVED_STACK, STACKS, Layout, Ports, aws_environment, local_context
-    from localcloud.stack import LocalCloud
     from localcloud.template import load_template
 
     parser = argparse.ArgumentParser(prog="python -m localcloud.runtime")
@@ -214,7 +215,6 @@ def main(argv: list[str] | None = None) -> int:
         args.stack_name or (stack or SERVED_STACK).name,
         {**(stack.parameters(ports) if stack else {}), **overrides},
     )
-    cloud = LocalCloud(layout, ports)
     try:
         runtime = LocalRuntime(
             ctx,
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             layout.state,
             layout.cache,
             aws_environment(ports),
-            cloud.aws_client,
+            partial(aws_client, ports),
             args.concurrency,
         )
         runtime.start(

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
+from localcloud.connections import postgres
 from localcloud.services.base import Service, ServiceError, apt_install, pid_alive, wait_until
-from localcloud.settings import HOST
+from localcloud.settings import HOST, SUPERUSER
 
-SUPERUSER = "recsys"
 RELOCATED = Path("/var/lib/recsys-localcloud")
 # initdb and postgres refuse to run as root; as root we run them as this system user.
 SYSTEM_USER = "postgres"
@@ -174,9 +174,7 @@ class Postgres(Service):
         import psycopg
 
         try:
-            with psycopg.connect(
-                host=HOST, port=self.port, user=SUPERUSER, dbname="postgres", connect_timeout=2
-            ) as conn:
+            with postgres(self.port, "postgres", connect_timeout=2) as conn:
                 conn.execute("SELECT 1")
             return True
         except psycopg.OperationalError:
@@ -192,12 +190,9 @@ class Postgres(Service):
         )
 
     def ensure_database(self, name: str, *, recreate: bool = False) -> None:
-        import psycopg
         from psycopg import sql
 
-        with psycopg.connect(
-            host=HOST, port=self.port, user=SUPERUSER, dbname="postgres", autocommit=True
-        ) as conn:
+        with postgres(self.port, "postgres") as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
             if exists and recreate:
                 conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -9,9 +9,9 @@ import urllib.request
 import uuid
 
 import pytest
-import redis
 
 from localcloud import seed
+from localcloud.connections import redis_db
 from localcloud.settings import TEST_STACK
 from recsys.connections import aws_client, cassandra_session, postgres_connection, redis_client
 from recsys.logic.interaction_import import run_import
@@ -219,9 +219,7 @@ def test_the_seed_loader_imports_movielens_files_into_every_store(cloud, runtime
         ("movie_9002", "dislike"),
         ("movie_9001", "watch"),
     ]
-    features = RedisFeatureStore(
-        redis.Redis(host="127.0.0.1", port=cloud.ports.redis, db=TEST_STACK.redis_db)
-    )
+    features = RedisFeatureStore(redis_db(cloud.ports.redis, TEST_STACK.redis_db))
     ranked = dict(features.popular(100_000))
     assert ranked["movie_9001"] == 6.0 and ranked["movie_9002"] == -3.0
     assert dict(features.popular(100_000, "Comedy"))["movie_9001"] == 6.0
