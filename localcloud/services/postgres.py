@@ -72,6 +72,11 @@ class Postgres(Service):
         for path in paths:
             os.chown(path, owner.pw_uid, owner.pw_gid)
 
+    def _run(self, program: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+        """A server program (initdb, pg_ctl) on this cluster's data folder, as its owner."""
+        command = [str(self.bin_dir / program), "-D", str(self.data_dir.resolve()), *arguments]
+        return subprocess.run(self._as_owner(command), capture_output=True, text=True, check=False)
+
     def _owner_can_write(self, path: Path) -> bool:
         return subprocess.run(self._as_owner(["test", "-w", str(path)]), check=False).returncode == 0
 
@@ -106,23 +111,7 @@ class Postgres(Service):
             raise ServiceError(
                 f"the '{SYSTEM_USER}' user cannot write {self.data_dir.resolve()}; set RECSYS_STATE_DIR"
             )
-        result = subprocess.run(
-            self._as_owner(
-                [
-                    str(self.bin_dir / "initdb"),
-                    "-D",
-                    str(self.data_dir.resolve()),
-                    "-U",
-                    SUPERUSER,
-                    "--auth=trust",
-                    "--encoding=UTF8",
-                    "--locale=C.UTF-8",
-                ]
-            ),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = self._run("initdb", "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8")
         if result.returncode != 0:
             raise ServiceError(f"initdb failed: {(result.stderr or result.stdout).strip().splitlines()[-1]}")
 
@@ -132,24 +121,7 @@ class Postgres(Service):
             f"-c listen_addresses={HOST} -c port={self.port} -c unix_socket_directories='' "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        result = subprocess.run(
-            self._as_owner(
-                [
-                    str(self.bin_dir / "pg_ctl"),
-                    "-D",
-                    str(self.data_dir.resolve()),
-                    "-l",
-                    str(self.log_file.resolve()),
-                    "-o",
-                    options,
-                    "-W",
-                    "start",
-                ]
-            ),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = self._run("pg_ctl", "-l", str(self.log_file.resolve()), "-o", options, "-W", "start")
         if result.returncode != 0:
             raise ServiceError(f"pg_ctl start failed ({result.stderr.strip()}); see {self.log_file}")
         # The postmaster writes its own pid file; mirror its first line into ours. After a crash
@@ -181,13 +153,7 @@ class Postgres(Service):
             return False
 
     def terminate(self, pid: int) -> None:
-        subprocess.run(
-            self._as_owner(
-                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir.resolve()), "-m", "fast", "-W", "stop"]
-            ),
-            capture_output=True,
-            check=False,
-        )
+        self._run("pg_ctl", "-m", "fast", "-W", "stop")
 
     def ensure_database(self, name: str, *, recreate: bool = False) -> None:
         from psycopg import sql
