@@ -207,8 +207,10 @@ def test_the_seed_loader_imports_movielens_files_into_every_store(cloud, runtime
     write_dataset(folder)
     context = cloud.deploy(TEST_STACK)
     with cloud.history_import(TEST_STACK, context) as history:
-        catalog = PostgresCatalog(postgres_connection(settings))
-        assert seed.ingest(*seed.read_movielens(folder), catalog, history) == 3
+        seeded = seed.ingest(*seed.read_movielens(folder), history)
+    assert seeded == seed.Seeded(items=2, users=2, interactions=3, duplicates=0)
+
+    catalog = PostgresCatalog(postgres_connection(settings))
 
     movie = catalog.get_item("movie_9001")
     assert (movie.title, movie.category, movie.tags) == ("Seed Movie A", "Comedy", ("Comedy", "Drama"))
