@@ -177,7 +177,8 @@ def history_import(servers: Servers, stack: Stack, context: StackContext) -> Ite
 
 @dataclass(frozen=True)
 class Seeded:
-    """What an ingest stored: catalog rows, and the history's rows (new, and already stored)."""
+    """What an ingest stored: the catalog's items and users, and the history's rows the import
+    accepted or found stored already (duplicates)."""
 
     items: int
     users: int
@@ -204,8 +205,8 @@ def seed_stack(servers: Servers, stack: Stack, context: StackContext) -> None:
     with postgres(servers.ports.postgres, stack.database) as conn:
         query = "SELECT count(*) FROM items WHERE item_id LIKE %s"
         present = conn.execute(query, ("movie\\_%",)).fetchone()
-    if present and present[0] > 0:  # seeded by an older version that kept no real-time history
-        print(f"  {stack.name} holds a seed from an older layout of the stores: re-creating the stack")
+    if present and present[0] > 0:  # no marker: a seed cut short, or an older version's
+        print(f"  {stack.name} holds an unfinished or older seed: re-creating the stack")
         context = deploy(servers, stack, fresh=True)
     started = time.monotonic()
     try:
@@ -216,8 +217,7 @@ def seed_stack(servers: Servers, stack: Stack, context: StackContext) -> None:
     with history_import(servers, stack, context) as history:
         seeded = ingest(*read_movielens(folder), history)
     features.set_marker(SEED_MARKER)
-    already = f" ({seeded.duplicates} stored before)" if seeded.duplicates else ""
     print(
         f"  seeded {stack.name} with MovieLens-100k: {seeded.items} items, {seeded.users} users,"
-        f" {seeded.interactions} interactions{already} (bulk import) in {time.monotonic() - started:.0f}s"
+        f" {seeded.interactions} interactions (bulk import) in {time.monotonic() - started:.0f}s"
     )

@@ -40,7 +40,8 @@ class Ports:
 
 @dataclass(frozen=True)
 class Layout:
-    """Folders: state (data, logs, pids) inside the checkout, downloads in the user's cache."""
+    """Folders: state (data, logs, pids) inside the checkout unless RECSYS_STATE_DIR moves it,
+    downloads in the user's cache (RECSYS_CACHE_DIR)."""
 
     root: Path = ROOT
     state: Path = Path(os.environ.get("RECSYS_STATE_DIR", ROOT / ".localcloud"))
@@ -84,8 +85,8 @@ def local_context(
 class Stack:
     """One local deployment of the template: its stack name and where its data goes.
 
-    The served local stack and the test suite's stack share the servers but not the data:
-    each has its own database, keyspace, Redis database and AWS resource names.
+    Every local stack (STACKS below) shares the servers but not the data: each has its own
+    database, keyspace, Redis database and AWS resource names.
     """
 
     name: str

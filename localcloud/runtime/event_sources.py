@@ -72,7 +72,8 @@ class KinesisMapping(_Mapping):
     """One shard iterator per shard; a batch is retried with backoff (bisected on error) until it
     succeeds, its retries run out or its oldest record passes MaximumRecordAgeInSeconds, and then
     it goes to the on-failure destination. A poller that loses the emulator (it restarted, the
-    stream was re-created) reconnects by itself, from the shards' trim horizon."""
+    stream was re-created) reconnects by itself, from its StartingPosition (the template's is
+    TRIM_HORIZON)."""
 
     kind = "kinesis"
     default_batch_size = 100

@@ -1,5 +1,5 @@
-"""moto's server with two fixes to its Kinesis shards, which the local cloud depends on, and one
-to its cost per request.
+"""moto's server with the changes the local cloud depends on: two fixes to its Kinesis shards,
+job runs that really run, and less work per request.
 
 - Numbering: moto 5.x gives a new record `max(sequence numbers) + 1` without a lock, so two
   PutRecord(s) calls at once can get the same number and one record silently replaces the other

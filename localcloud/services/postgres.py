@@ -1,4 +1,5 @@
-"""PostgreSQL 15 from the machine's server binaries, a cluster in the checkout's state folder."""
+"""PostgreSQL from the machine's server binaries (15, else another version installed), a cluster
+in the state folder (or, when its owner cannot reach that, under /var/lib/recsys-localcloud)."""
 
 from __future__ import annotations
 

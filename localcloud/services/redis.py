@@ -1,4 +1,4 @@
-"""Redis 7 (Debian's redis-server), persisting to the checkout's state folder."""
+"""Redis 7 or newer (Debian's redis-server), persisting to the state folder."""
 
 from __future__ import annotations
 
