@@ -26,12 +26,11 @@ import urllib.request
 import uuid
 from typing import TYPE_CHECKING
 
-import psycopg
 import redis
 from cassandra.concurrent import execute_concurrent_with_args
 
 from localcloud import seed
-from localcloud.services.postgres import SUPERUSER
+from localcloud.connections import postgres, redis_db
 from localcloud.settings import BENCH_STACK, HOST
 from localcloud.stack import LocalCloud
 
@@ -70,7 +69,7 @@ def batch_ingest(cloud: LocalCloud, base: str, key: str) -> dict[str, float]:
         for k in range(EVENTS // BATCH)
     ]
     bodies = [json.dumps({"events": events}).encode() for events in batches]
-    features = redis.Redis(host=HOST, port=cloud.ports.redis, db=BENCH_STACK.redis_db)
+    features = redis_db(cloud.ports.redis, BENCH_STACK.redis_db)
     with cloud.cassandra.session() as session:  # connected before the clock starts
         session.set_keyspace(BENCH_STACK.keyspace)
         started = time.perf_counter()
@@ -199,9 +198,7 @@ def run(cloud: LocalCloud) -> dict[str, float]:
 
     cloud.deploy(BENCH_STACK, fresh=True)
     items, _ = seed.read_movielens(seed.fetch(cloud.layout.cache / "datasets"))
-    with psycopg.connect(
-        host=HOST, port=cloud.ports.postgres, user=SUPERUSER, dbname=BENCH_STACK.database, autocommit=True
-    ) as conn:
+    with postgres(cloud.ports.postgres, BENCH_STACK.database) as conn:
         PostgresCatalog(conn).upsert_items(items)
     key = cloud.create_api_key("enterprise", ["read", "write"], "bench-ingest", stack=BENCH_STACK)
     with cloud.serve_stack("bench", cloud.layout.log("bench-runtime")) as (api_port, _):

@@ -19,14 +19,15 @@ import sys
 import time
 import urllib.request
 import uuid
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
+from localcloud.connections import aws_client
 from localcloud.runtime import server
 from localcloud.runtime.server import LocalRuntime
-from localcloud.settings import HOST, Layout, Ports, aws_environment
-from localcloud.stack import LocalCloud
-from localcloud.template import StackContext, load_template
+from localcloud.settings import HOST, Layout, Ports, aws_environment, local_context
+from localcloud.template import load_template
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "e2e" / "runtime_fixture" / "template.yaml"
 COLD_RUNS, WARM_RUNS = 15, 300
@@ -70,15 +71,14 @@ def direct_samples(event: dict, runs: int) -> list[float]:
 def main() -> None:
     server.log = lambda line: None  # keep the functions' log lines out of the figures
     layout, ports = Layout(), Ports()
-    cloud = LocalCloud(layout, ports)
-    ctx = StackContext(load_template(FIXTURE), f"bench{uuid.uuid4().hex[:6]}", "us-east-1", "123456789012")
+    ctx = local_context(load_template(FIXTURE), f"bench{uuid.uuid4().hex[:6]}")
     runtime = LocalRuntime(
         ctx,
         FIXTURE.parent,
         layout.state,
         layout.cache,
         aws_environment(ports),
-        cloud.aws_client,
+        partial(aws_client, ports),
         concurrency=1,
     )
     api_port, invoke_port = ports.api + 100, ports.invoke + 100

@@ -11,12 +11,10 @@ import time
 import urllib.request
 from typing import Any
 
-import psycopg
-
 from bench.ingest import api_request
 from bench.synthetic import World
-from localcloud.services.postgres import SUPERUSER
-from localcloud.settings import HOST, SCALE_STACK
+from localcloud.connections import postgres
+from localcloud.settings import SCALE_STACK
 from localcloud.stack import LocalCloud
 
 
@@ -30,9 +28,7 @@ def load(cloud: LocalCloud, base: str, key: str, world: World) -> dict[str, floa
     from recsys.stores.catalog import PostgresCatalog
 
     started = time.perf_counter()
-    with psycopg.connect(
-        host=HOST, port=cloud.ports.postgres, user=SUPERUSER, dbname=SCALE_STACK.database, autocommit=True
-    ) as conn:
+    with postgres(cloud.ports.postgres, SCALE_STACK.database) as conn:
         PostgresCatalog(conn).upsert_items(world.items)
     catalog_s = time.perf_counter() - started
     created = _call(f"{base}/v1/interactions/imports", key, "POST", {"format": "csv"})

@@ -35,6 +35,7 @@ from typing import Any
 import redis
 
 from localcloud.aws_resources import create_stack_resources
+from localcloud.connections import redis_db
 from localcloud.settings import CHAOS_STACK, HOST, SERVED_STACK
 from localcloud.stack import LocalCloud
 from recsys.connections import cassandra_session
@@ -181,7 +182,7 @@ def run_scenario(
     from recsys.config import Settings
 
     settings = Settings.from_environment(cloud.function_environment(CHAOS_STACK))
-    store = redis.Redis(host=HOST, port=cloud.ports.redis, db=CHAOS_STACK.redis_db)
+    store = redis_db(cloud.ports.redis, CHAOS_STACK.redis_db)
     traffic = Traffic()
     threads = [
         threading.Thread(

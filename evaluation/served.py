@@ -18,12 +18,9 @@ import time
 import urllib.request
 from typing import Any
 
-import psycopg
-
 from evaluation import baselines as baselines_module
 from evaluation.protocol import Event, item_universe, leave_last_out, metrics
 from localcloud import seed
-from localcloud.services.postgres import SUPERUSER
 from localcloud.settings import EVAL_STACK, HOST
 from localcloud.stack import LocalCloud
 from recsys.stores.index_artifacts import S3IndexArtifacts
@@ -36,23 +33,16 @@ def _log(message: str) -> None:
 
 
 def load_split(cloud: LocalCloud) -> tuple[list[Event], dict[str, str], list[str], str]:
-    """Deploy the eval stack afresh (before its runtime serves it) and load the catalog and the
-    training events into it through its bulk import."""
-    from recsys.stores.catalog import PostgresCatalog
-
+    """Load the catalog and the training events into the eval stack (deployed afresh and served
+    by its runtime) through its bulk import."""
     items, interactions = seed.read_movielens(seed.fetch(cloud.layout.cache / "datasets"))
     events = [Event(i.user_id, i.item_id, i.action, i.event_time.timestamp()) for i in interactions]
     train, held_out = leave_last_out(events)
     held = set(held_out.items())
     kept = [i for i in interactions if (i.user_id, i.item_id) not in held]
     context = cloud.deploy(EVAL_STACK)
-    with (
-        cloud.history_import(EVAL_STACK, context) as history,
-        psycopg.connect(
-            host=HOST, port=cloud.ports.postgres, user=SUPERUSER, dbname=EVAL_STACK.database, autocommit=True
-        ) as conn,
-    ):
-        seed.ingest(items, kept, PostgresCatalog(conn), history)
+    with cloud.history_import(EVAL_STACK, context) as history:
+        seed.ingest(items, kept, history)
     return train, held_out, item_universe(events), context.resources["IndexArtifactsBucket"]["Ref"]
 
 

@@ -27,7 +27,9 @@ def _print_invocation(result: dict[str, Any]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="localcloud", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start every service, apply the schema, create AWS resources")
+    commands.add_parser(
+        "up", help="start every service, deploy the served stack, seed it and train its first model"
+    )
     commands.add_parser("down", help="stop every service")
     commands.add_parser("status", help="report each service (exit 1 unless all are up)")
     env = commands.add_parser("env", help="print the environment a function gets locally")

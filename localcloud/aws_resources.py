@@ -1,4 +1,5 @@
-"""Create the template's stateful AWS resources (buckets, streams, queues) in the emulator.
+"""The template's stateful AWS resources (buckets, streams, queues, EMR Serverless applications,
+IAM roles) in the emulator: created, and for a fresh stack emptied or created again empty.
 
 The list of what to create is the template itself: every resource of a supported type is
 created under the physical name the template gives it, in dependency order, idempotently.
@@ -10,16 +11,15 @@ import contextlib
 import json
 from typing import Any
 
+from localcloud.services.base import ServiceError
 from localcloud.template import StackContext, TemplateError, UnresolvedResource, referenced_resources
-
-ACCOUNT_ID = "123456789012"  # moto's default account
 
 
 def _create_bucket(clients: Any, ctx: StackContext, logical_id: str, props: dict[str, Any]) -> dict[str, str]:
     s3 = clients("s3")
     name = props.get("BucketName") or f"{ctx.stack_name}-{logical_id}".lower()
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        if ctx.region == "us-east-1":
+        if ctx.region == "us-east-1":  # S3's own rule: its first region takes no LocationConstraint
             s3.create_bucket(Bucket=name)
         else:
             s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": ctx.region})
@@ -155,6 +155,23 @@ def create_stack_resources(ctx: StackContext, clients: Any) -> dict[str, dict[st
             ctx.resources[logical_id] = CREATORS[resource["Type"]](clients, ctx, logical_id, props)
             pending.discard(logical_id)
     return ctx.resources
+
+
+def deploy_resources(ctx: StackContext, clients: Any, *, fresh: bool = False) -> None:
+    """Create the template's resources; fresh: its streams, queues and Spark applications are
+    created again empty and its buckets emptied. A failure is a ServiceError with the emulator's
+    message."""
+    try:
+        if fresh:
+            delete_streams_and_queues(ctx, clients)
+            delete_spark_applications(ctx, clients)
+        create_stack_resources(ctx, clients)
+        if fresh:  # a model published by an earlier run must not outlive the data it was trained on
+            empty_buckets(ctx, clients)
+    except Exception as exc:  # botocore errors carry the emulator's message
+        raise ServiceError(
+            f"creating {ctx.stack_name}'s AWS resources in the emulator failed: {exc}"
+        ) from exc
 
 
 def empty_buckets(ctx: StackContext, clients: Any) -> int:

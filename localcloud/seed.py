@@ -4,7 +4,8 @@ The data set ships inside the PyPI wheel of recbole 1.2.1 (its licence forbids r
 so it is fetched at set-up time into the user's cache, never committed). The catalog goes in
 through the catalog store; the ratings go in as a client's history would, through the bulk
 import (a JSON Lines file in the import bucket, its worker, the stream and its consumers), so
-`make up` and `make eval` exercise the path they measure.
+`make up` and `make eval` exercise the path they measure: an item's interaction count and its
+popularity come from the consumers, never from here.
 """
 
 from __future__ import annotations
@@ -16,11 +17,19 @@ import time
 import uuid
 import zipfile
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from localcloud.connections import postgres, redis_db
+from localcloud.deploy import deploy
+from localcloud.services.servers import Servers
+from localcloud.settings import Stack
+from localcloud.template import StackContext
 from recsys.domain import Interaction, Item, User
 from recsys.logic.interaction_import import current_status, object_key
 from recsys.stores.catalog import PostgresCatalog
@@ -30,6 +39,8 @@ from recsys.stores.interaction_log import CassandraInteractionLog
 
 WHEEL = "recbole==1.2.1"
 MEMBER = "recbole/dataset_example/ml-100k/ml-100k.{}"
+# set once the whole seed (log keyed by event id, catalog, history) is in
+SEED_MARKER = "seed:movielens-100k:v2"
 
 
 def fetch(cache: Path) -> Path:
@@ -109,6 +120,7 @@ class HistoryImport:
         catalog: PostgresCatalog,
     ) -> None:
         self._s3, self._bucket, self._registry = s3, bucket, registry
+        self.catalog = catalog
         self._stores = (log, features, catalog)
 
     def run(self, interactions: list[Interaction], timeout: float = 300.0) -> dict[str, Any]:
@@ -147,12 +159,65 @@ class HistoryImport:
         raise TimeoutError(f"import {import_id} did not complete in {timeout:.0f}s")
 
 
-def ingest(
-    items: list[Item], interactions: list[Interaction], catalog: PostgresCatalog, history: HistoryImport
-) -> int:
+@contextmanager
+def history_import(servers: Servers, stack: Stack, context: StackContext) -> Iterator[HistoryImport]:
+    """A HistoryImport into `stack` (whose runtime must be serving)."""
+    features = RedisFeatureStore(redis_db(servers.ports.redis, stack.redis_db))
+    with postgres(servers.ports.postgres, stack.database) as conn, servers.cassandra.session() as session:
+        session.set_keyspace(stack.keyspace)
+        yield HistoryImport(
+            servers.aws_client("s3"),
+            context.resources["InteractionImportBucket"]["Ref"],
+            PostgresImportRegistry(conn),
+            CassandraInteractionLog(session),
+            features,
+            PostgresCatalog(conn),
+        )
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What an ingest stored: the catalog's items and users, and the history's rows the import
+    accepted or found stored already (duplicates)."""
+
+    items: int
+    users: int
+    interactions: int
+    duplicates: int
+
+
+def ingest(items: list[Item], interactions: list[Interaction], history: HistoryImport) -> Seeded:
     """A catalog (through the catalog store) and its history (through the bulk import)."""
-    catalog.upsert_items(items)
-    for user_id in sorted({i.user_id for i in interactions}):
-        catalog.upsert_user(User(user_id=user_id, is_new_user=False))
-    history.run(interactions)
-    return len(interactions)
+    history.catalog.upsert_items(items)
+    users = sorted({i.user_id for i in interactions})
+    for user_id in users:
+        history.catalog.upsert_user(User(user_id=user_id, is_new_user=False))
+    counts = history.run(interactions)
+    return Seeded(len(items), len(users), counts["accepted"], counts["duplicates"])
+
+
+def seed_stack(servers: Servers, stack: Stack, context: StackContext) -> None:
+    """Load MovieLens-100k into `stack` once (its runtime serving); a failure to fetch it is
+    reported, not fatal."""
+    features = RedisFeatureStore(redis_db(servers.ports.redis, stack.redis_db))
+    if features.has_marker(SEED_MARKER):
+        return
+    with postgres(servers.ports.postgres, stack.database) as conn:
+        query = "SELECT count(*) FROM items WHERE item_id LIKE %s"
+        present = conn.execute(query, ("movie\\_%",)).fetchone()
+    if present and present[0] > 0:  # no marker: a seed cut short, or an older version's
+        print(f"  {stack.name} holds an unfinished or older seed: re-creating the stack")
+        context = deploy(servers, stack, fresh=True)
+    started = time.monotonic()
+    try:
+        folder = fetch(servers.layout.cache / "datasets")
+    except Exception as exc:  # no registry: the stack still runs, just empty
+        print(f"  seed data skipped: could not fetch MovieLens-100k ({exc})")
+        return
+    with history_import(servers, stack, context) as history:
+        seeded = ingest(*read_movielens(folder), history)
+    features.set_marker(SEED_MARKER)
+    print(
+        f"  seeded {stack.name} with MovieLens-100k: {seeded.items} items, {seeded.users} users,"
+        f" {seeded.interactions} interactions (bulk import) in {time.monotonic() - started:.0f}s"
+    )

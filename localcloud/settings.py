@@ -1,4 +1,4 @@
-"""Where the local cloud lives: ports, folders, and the template parameters of a local stack.
+"""Where the local cloud lives: ports, folders, its region and account, and a local stack's parameters.
 
 Every port can be moved with an environment variable (RECSYS_<NAME>_PORT) when another
 program holds it; nothing else needs to change, since functions and tests read the values
@@ -8,10 +8,11 @@ from here through the template.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from localcloud.aws_resources import ACCOUNT_ID
 from localcloud.template import StackContext, load_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +40,8 @@ class Ports:
 
 @dataclass(frozen=True)
 class Layout:
-    """Folders: state (data, logs, pids) inside the checkout, downloads in the user's cache."""
+    """Folders: state (data, logs, pids) inside the checkout unless RECSYS_STATE_DIR moves it,
+    downloads in the user's cache (RECSYS_CACHE_DIR)."""
 
     root: Path = ROOT
     state: Path = Path(os.environ.get("RECSYS_STATE_DIR", ROOT / ".localcloud"))
@@ -65,15 +67,26 @@ class Layout:
 
 
 HOST = "127.0.0.1"
+# The one region and account of every local stack, its ARNs and its AWS clients.
 REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account: the ARNs the emulator makes carry it
+# The local PostgreSQL cluster's superuser (trusted on loopback, no password): tooling and functions.
+SUPERUSER = "recsys"
+
+
+def local_context(
+    template: dict[str, Any], stack_name: str, parameters: Mapping[str, str] | None = None
+) -> StackContext:
+    """A stack of `template` in the local region and account."""
+    return StackContext(template, stack_name, REGION, ACCOUNT_ID, parameter_overrides=parameters or {})
 
 
 @dataclass(frozen=True)
 class Stack:
     """One local deployment of the template: its stack name and where its data goes.
 
-    The served local stack and the test suite's stack share the servers but not the data:
-    each has its own database, keyspace, Redis database and AWS resource names.
+    Every local stack (STACKS below) shares the servers but not the data: each has its own
+    database, keyspace, Redis database and AWS resource names.
     """
 
     name: str
@@ -87,7 +100,7 @@ class Stack:
             "PostgresHost": HOST,
             "PostgresPort": str(ports.postgres),
             "PostgresDatabase": self.database,
-            "PostgresUser": "recsys",
+            "PostgresUser": SUPERUSER,
             "RedisUrl": f"redis://{HOST}:{ports.redis}/{self.redis_db}",
             "CassandraContactPoints": HOST,
             "CassandraPort": str(ports.cassandra),
@@ -98,13 +111,7 @@ class Stack:
         }
 
     def context(self, ports: Ports, layout: Layout) -> StackContext:
-        return StackContext(
-            template=load_template(layout.template),
-            stack_name=self.name,
-            region=REGION,
-            account_id=ACCOUNT_ID,
-            parameter_overrides=self.parameters(ports),
-        )
+        return local_context(load_template(layout.template), self.name, self.parameters(ports))
 
 
 SERVED_STACK = Stack(name="recsys-local", database="recsys", keyspace="recsys", redis_db=0)

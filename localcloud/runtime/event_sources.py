@@ -72,7 +72,8 @@ class KinesisMapping(_Mapping):
     """One shard iterator per shard; a batch is retried with backoff (bisected on error) until it
     succeeds, its retries run out or its oldest record passes MaximumRecordAgeInSeconds, and then
     it goes to the on-failure destination. A poller that loses the emulator (it restarted, the
-    stream was re-created) reconnects by itself, from the shards' trim horizon."""
+    stream was re-created) reconnects by itself, from its StartingPosition (the template's is
+    TRIM_HORIZON)."""
 
     kind = "kinesis"
     default_batch_size = 100
@@ -82,6 +83,7 @@ class KinesisMapping(_Mapping):
         self.kinesis = self.clients("kinesis")
         self.stream_arn = str(self.props["Stream"])
         self.stream = self.stream_arn.split("/", 1)[1]
+        self.account_id = self.stream_arn.split(":")[4]  # arn:aws:kinesis:<region>:<account>:stream/<name>
         self.max_retries = int(self.props.get("MaximumRetryAttempts", -1))
         self.max_age = int(self.props.get("MaximumRecordAgeInSeconds", -1))
         self.bisect = bool(self.props.get("BisectBatchOnFunctionError", False))
@@ -186,7 +188,7 @@ class KinesisMapping(_Mapping):
                         "eventVersion": "1.0",
                         "eventID": f"{shard_id}:{r['SequenceNumber']}",
                         "eventName": "aws:kinesis:record",
-                        "invokeIdentityArn": f"arn:aws:iam::123456789012:role/{self.pool.spec.name}",
+                        "invokeIdentityArn": f"arn:aws:iam::{self.account_id}:role/{self.pool.spec.name}",
                         "awsRegion": self.region,
                         "eventSourceARN": self.stream_arn,
                     }

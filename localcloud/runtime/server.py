@@ -172,9 +172,10 @@ class LocalRuntime:
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import signal
+    from functools import partial
 
-    from localcloud.settings import HOST, STACKS, Layout, Ports, aws_environment
-    from localcloud.stack import LocalCloud
+    from localcloud.connections import aws_client
+    from localcloud.settings import HOST, SERVED_STACK, STACKS, Layout, Ports, aws_environment, local_context
     from localcloud.template import load_template
 
     parser = argparse.ArgumentParser(prog="python -m localcloud.runtime")
@@ -209,14 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     layout, ports = Layout(), Ports()
     stack = STACKS.get(args.stack)
     template_path = args.template or layout.template
-    ctx = StackContext(
-        template=load_template(template_path),
-        stack_name=args.stack_name or (stack.name if stack else "recsys-local"),
-        region="us-east-1",
-        account_id="123456789012",
-        parameter_overrides={**(stack.parameters(ports) if stack else {}), **overrides},
+    ctx = local_context(
+        load_template(template_path),
+        args.stack_name or (stack or SERVED_STACK).name,
+        {**(stack.parameters(ports) if stack else {}), **overrides},
     )
-    cloud = LocalCloud(layout, ports)
     try:
         runtime = LocalRuntime(
             ctx,
@@ -224,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             layout.state,
             layout.cache,
             aws_environment(ports),
-            cloud.aws_client,
+            partial(aws_client, ports),
             args.concurrency,
         )
         runtime.start(

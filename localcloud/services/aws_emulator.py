@@ -1,4 +1,5 @@
-"""The AWS emulator: moto server, serving S3, SQS, Kinesis and EventBridge Scheduler."""
+"""The AWS emulator: moto's server (as moto_server.py patches it), serving the stacks' S3, SQS,
+Kinesis, EMR Serverless and IAM (schedules are fired by the Lambda runtime, not by the emulator)."""
 
 from __future__ import annotations
 

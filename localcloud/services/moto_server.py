@@ -1,5 +1,5 @@
-"""moto's server with two fixes to its Kinesis shards, which the local cloud depends on, and one
-to its cost per request.
+"""moto's server with the changes the local cloud depends on: two fixes to its Kinesis shards,
+job runs that really run, and less work per request.
 
 - Numbering: moto 5.x gives a new record `max(sequence numbers) + 1` without a lock, so two
   PutRecord(s) calls at once can get the same number and one record silently replaces the other
@@ -29,8 +29,9 @@ from moto.emrserverless.models import EMRServerlessBackend
 from moto.kinesis import models
 from moto.server import main
 
+from localcloud.connections import aws_client
 from localcloud.services import spark_jobs
-from localcloud.settings import Layout, Ports, aws_environment
+from localcloud.settings import Layout, Ports
 
 _numbering = threading.Lock()
 
@@ -73,17 +74,8 @@ models.Shard.get_records = _get_records  # type: ignore[method-assign]
 
 def _job_runner() -> spark_jobs.LocalJobRunner:
     """Runs the job runs; reads and writes S3 through this emulator's own endpoint."""
-    import boto3
-
     port = int(sys.argv[sys.argv.index("-p") + 1]) if "-p" in sys.argv else Ports().aws
-    env = aws_environment(replace(Ports(), aws=port))
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    s3 = aws_client(replace(Ports(), aws=port), "s3")
     return spark_jobs.LocalJobRunner(Layout(), s3, lambda line: print(line, flush=True))
 
 

@@ -1,4 +1,5 @@
-"""PostgreSQL 15 from the machine's server binaries, a cluster in the checkout's state folder."""
+"""PostgreSQL from the machine's server binaries (15, else another version installed), a cluster
+in the state folder (or, when its owner cannot reach that, under /var/lib/recsys-localcloud)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
+from localcloud.connections import postgres
 from localcloud.services.base import Service, ServiceError, apt_install, pid_alive, wait_until
-from localcloud.settings import HOST
+from localcloud.settings import HOST, SUPERUSER
 
-SUPERUSER = "recsys"
 RELOCATED = Path("/var/lib/recsys-localcloud")
 # initdb and postgres refuse to run as root; as root we run them as this system user.
 SYSTEM_USER = "postgres"
@@ -72,6 +73,11 @@ class Postgres(Service):
         for path in paths:
             os.chown(path, owner.pw_uid, owner.pw_gid)
 
+    def _run(self, program: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+        """A server program (initdb, pg_ctl) on this cluster's data folder, as its owner."""
+        command = [str(self.bin_dir / program), "-D", str(self.data_dir.resolve()), *arguments]
+        return subprocess.run(self._as_owner(command), capture_output=True, text=True, check=False)
+
     def _owner_can_write(self, path: Path) -> bool:
         return subprocess.run(self._as_owner(["test", "-w", str(path)]), check=False).returncode == 0
 
@@ -106,23 +112,7 @@ class Postgres(Service):
             raise ServiceError(
                 f"the '{SYSTEM_USER}' user cannot write {self.data_dir.resolve()}; set RECSYS_STATE_DIR"
             )
-        result = subprocess.run(
-            self._as_owner(
-                [
-                    str(self.bin_dir / "initdb"),
-                    "-D",
-                    str(self.data_dir.resolve()),
-                    "-U",
-                    SUPERUSER,
-                    "--auth=trust",
-                    "--encoding=UTF8",
-                    "--locale=C.UTF-8",
-                ]
-            ),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = self._run("initdb", "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8")
         if result.returncode != 0:
             raise ServiceError(f"initdb failed: {(result.stderr or result.stdout).strip().splitlines()[-1]}")
 
@@ -132,24 +122,7 @@ class Postgres(Service):
             f"-c listen_addresses={HOST} -c port={self.port} -c unix_socket_directories='' "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        result = subprocess.run(
-            self._as_owner(
-                [
-                    str(self.bin_dir / "pg_ctl"),
-                    "-D",
-                    str(self.data_dir.resolve()),
-                    "-l",
-                    str(self.log_file.resolve()),
-                    "-o",
-                    options,
-                    "-W",
-                    "start",
-                ]
-            ),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = self._run("pg_ctl", "-l", str(self.log_file.resolve()), "-o", options, "-W", "start")
         if result.returncode != 0:
             raise ServiceError(f"pg_ctl start failed ({result.stderr.strip()}); see {self.log_file}")
         # The postmaster writes its own pid file; mirror its first line into ours. After a crash
@@ -174,30 +147,19 @@ class Postgres(Service):
         import psycopg
 
         try:
-            with psycopg.connect(
-                host=HOST, port=self.port, user=SUPERUSER, dbname="postgres", connect_timeout=2
-            ) as conn:
+            with postgres(self.port, "postgres", connect_timeout=2) as conn:
                 conn.execute("SELECT 1")
             return True
         except psycopg.OperationalError:
             return False
 
     def terminate(self, pid: int) -> None:
-        subprocess.run(
-            self._as_owner(
-                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir.resolve()), "-m", "fast", "-W", "stop"]
-            ),
-            capture_output=True,
-            check=False,
-        )
+        self._run("pg_ctl", "-m", "fast", "-W", "stop")
 
     def ensure_database(self, name: str, *, recreate: bool = False) -> None:
-        import psycopg
         from psycopg import sql
 
-        with psycopg.connect(
-            host=HOST, port=self.port, user=SUPERUSER, dbname="postgres", autocommit=True
-        ) as conn:
+        with postgres(self.port, "postgres") as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
             if exists and recreate:
                 conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -1,4 +1,4 @@
-"""Redis 7 (Debian's redis-server), persisting to the checkout's state folder."""
+"""Redis 7 or newer (Debian's redis-server), persisting to the state folder."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from typing import ClassVar
 
+from localcloud.connections import redis_db
 from localcloud.services.base import Service, ServiceError, apt_install
 from localcloud.settings import HOST
 
@@ -68,6 +69,6 @@ class Redis(Service):
         import redis
 
         try:
-            return bool(redis.Redis(host=HOST, port=self.port, socket_timeout=1).ping())
+            return bool(redis_db(self.port, socket_timeout=1).ping())
         except redis.RedisError:
             return False

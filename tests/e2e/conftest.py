@@ -13,10 +13,10 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-import boto3
 from botocore.config import Config
 
-from localcloud.settings import ROOT, TEST_STACK, aws_environment
+from localcloud.connections import aws_client
+from localcloud.settings import ROOT, TEST_STACK
 
 
 def free_port() -> int:
@@ -63,17 +63,12 @@ class Runtime:
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
         )
-        env = aws_environment(cloud.ports)
-        session = boto3.session.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            region_name=env["AWS_DEFAULT_REGION"],
-        )
-        self.aws = lambda name: session.client(name, endpoint_url=env["AWS_ENDPOINT_URL"])
-        self.lam = session.client(
+        self.aws = lambda name: aws_client(cloud.ports, name)
+        self.lam = aws_client(
+            cloud.ports,
             "lambda",
-            endpoint_url=f"http://127.0.0.1:{self.invoke_port}",
-            config=Config(read_timeout=60, retries={"max_attempts": 0}),
+            f"http://127.0.0.1:{self.invoke_port}",
+            Config(read_timeout=60, retries={"max_attempts": 0}),
         )
         deadline = time.monotonic() + 600
         while not self._serving():

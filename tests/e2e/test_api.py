@@ -9,10 +9,10 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 import redis
 
+from localcloud.connections import postgres
 from localcloud.settings import ROOT, TEST_STACK
 from recsys.config import Settings
 from recsys.connections import cassandra_session
@@ -184,13 +184,7 @@ def test_unknown_routes_and_resources_are_404(api):
 
 def test_a_fault_inside_is_a_500_envelope_without_a_trace(api):
     experiment = f"broken_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(
-        host="127.0.0.1",
-        port=api.cloud.ports.postgres,
-        user="recsys",
-        dbname=TEST_STACK.database,
-        autocommit=True,
-    ) as conn:
+    with postgres(api.cloud.ports.postgres, TEST_STACK.database) as conn:
         conn.execute(
             "INSERT INTO experiments (experiment_id, variants) VALUES (%s, %s)",
             (experiment, json.dumps([{"name": "a"}])),
@@ -235,9 +229,7 @@ def test_exactly_the_limit_passes_under_parallel_clients(api, catalog_items):
 
 # -- idempotency -----------------------------------------------------------------------------
 def feedback_rows(api, user_id: str) -> int:
-    with psycopg.connect(
-        host="127.0.0.1", port=api.cloud.ports.postgres, user="recsys", dbname=TEST_STACK.database
-    ) as conn:
+    with postgres(api.cloud.ports.postgres, TEST_STACK.database) as conn:
         return conn.execute("SELECT count(*) FROM feedback WHERE user_id = %s", (user_id,)).fetchone()[0]
 
 

@@ -9,9 +9,9 @@ import urllib.request
 import uuid
 
 import pytest
-import redis
 
 from localcloud import seed
+from localcloud.connections import redis_db
 from localcloud.settings import TEST_STACK
 from recsys.connections import aws_client, cassandra_session, postgres_connection, redis_client
 from recsys.logic.interaction_import import run_import
@@ -207,8 +207,10 @@ def test_the_seed_loader_imports_movielens_files_into_every_store(cloud, runtime
     write_dataset(folder)
     context = cloud.deploy(TEST_STACK)
     with cloud.history_import(TEST_STACK, context) as history:
-        catalog = PostgresCatalog(postgres_connection(settings))
-        assert seed.ingest(*seed.read_movielens(folder), catalog, history) == 3
+        seeded = seed.ingest(*seed.read_movielens(folder), history)
+    assert seeded == seed.Seeded(items=2, users=2, interactions=3, duplicates=0)
+
+    catalog = PostgresCatalog(postgres_connection(settings))
 
     movie = catalog.get_item("movie_9001")
     assert (movie.title, movie.category, movie.tags) == ("Seed Movie A", "Comedy", ("Comedy", "Drama"))
@@ -219,9 +221,7 @@ def test_the_seed_loader_imports_movielens_files_into_every_store(cloud, runtime
         ("movie_9002", "dislike"),
         ("movie_9001", "watch"),
     ]
-    features = RedisFeatureStore(
-        redis.Redis(host="127.0.0.1", port=cloud.ports.redis, db=TEST_STACK.redis_db)
-    )
+    features = RedisFeatureStore(redis_db(cloud.ports.redis, TEST_STACK.redis_db))
     ranked = dict(features.popular(100_000))
     assert ranked["movie_9001"] == 6.0 and ranked["movie_9002"] == -3.0
     assert dict(features.popular(100_000, "Comedy"))["movie_9001"] == 6.0

@@ -8,11 +8,10 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
-import redis
 
-from localcloud.settings import TEST_STACK
+from localcloud.connections import postgres, redis_db
+from localcloud.settings import ACCOUNT_ID, REGION, TEST_STACK
 from recsys.config import Settings
 from recsys.connections import cassandra_session
 from recsys.stores.interaction_log import CassandraInteractionLog
@@ -34,8 +33,8 @@ def kinesis_event(*records: dict) -> dict:
                 "eventVersion": "1.0",
                 "eventID": f"shardId-000000000000:{1000 + n}",
                 "eventName": "aws:kinesis:record",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/recsys-test-interactions",
+                "awsRegion": REGION,
+                "eventSourceARN": f"arn:aws:kinesis:{REGION}:{ACCOUNT_ID}:stream/recsys-test-interactions",
             }
             for n, record in enumerate(records)
         ]
@@ -62,9 +61,7 @@ def runtime(cloud, function_env, tmp_path_factory):
 
 
 def total_interactions(cloud, user: str) -> int:
-    with psycopg.connect(
-        host="127.0.0.1", port=cloud.ports.postgres, user="recsys", dbname=TEST_STACK.database
-    ) as conn:
+    with postgres(cloud.ports.postgres, TEST_STACK.database) as conn:
         row = conn.execute("SELECT total_interactions FROM users WHERE user_id = %s", (user,)).fetchone()
         return int(row[0]) if row else 0
 
@@ -74,7 +71,7 @@ def test_features_land_exactly_once_after_redis_was_down_and_under_redelivery(
 ):
     user = f"user_{uuid.uuid4().hex[:8]}"
     event = kinesis_event(interaction(user, "movie_1"), interaction(user, "movie_2", "purchase"))
-    store = redis.Redis(host="127.0.0.1", port=cloud.ports.redis, db=TEST_STACK.redis_db)
+    store = redis_db(cloud.ports.redis, TEST_STACK.redis_db)
     broken = Runtime(cloud, tmp_path_factory.mktemp("no-redis"), env={"RECSYS_REDIS_PORT": str(free_port())})
     try:
         error, reply = broken.invoke("RealtimeFeaturesFunction", event)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from localcloud.settings import ROOT
+from localcloud.settings import ACCOUNT_ID, REGION, ROOT
 from tests.e2e.conftest import Runtime, wait_for
 
 FIXTURE = Path(__file__).parent / "runtime_fixture" / "template.yaml"
@@ -197,7 +197,7 @@ def test_schedule_fired_on_demand_gets_eventbridges_event(runtime):
     event = json.loads(stored["Body"].read())
     assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
     assert event["resources"] == [
-        f"arn:aws:events:us-east-1:123456789012:rule/{runtime.stack}-NightlyFunction-Nightly"
+        f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{runtime.stack}-NightlyFunction-Nightly"
     ]
 
 

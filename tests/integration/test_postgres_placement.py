@@ -5,11 +5,11 @@ import shutil
 import signal
 import socket
 
-import psycopg
 import pytest
 
+from localcloud.connections import postgres
 from localcloud.services.base import wait_until
-from localcloud.services.postgres import SUPERUSER, Postgres
+from localcloud.services.postgres import Postgres
 from localcloud.settings import Layout, Ports
 
 
@@ -20,7 +20,7 @@ def free_port() -> int:
 
 
 def _answers(port: int) -> bool:
-    with psycopg.connect(host="127.0.0.1", port=port, user=SUPERUSER, dbname="postgres") as conn:
+    with postgres(port, "postgres") as conn:
         return conn.execute("SELECT 1").fetchone() == (1,)
 
 

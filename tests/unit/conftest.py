@@ -1,5 +1,7 @@
 import pytest
 
+from localcloud.settings import REGION
+
 
 @pytest.fixture(autouse=True)
 def _in_process_aws_only(monkeypatch):
@@ -8,4 +10,4 @@ def _in_process_aws_only(monkeypatch):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)

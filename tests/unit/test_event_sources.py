@@ -7,11 +7,12 @@ import boto3
 from moto import mock_aws
 
 from localcloud.runtime.event_sources import MAX_PAYLOAD_BYTES, KinesisMapping
+from localcloud.settings import REGION
 
 
 def test_a_batch_stops_at_lambdas_payload_limit_and_the_next_starts_at_the_record_left_out():
     with mock_aws():
-        session = boto3.session.Session(region_name="us-east-1")
+        session = boto3.session.Session(region_name=REGION)
         kinesis = session.client("kinesis")
         kinesis.create_stream(StreamName="s", ShardCount=1)
         shard = kinesis.list_shards(StreamName="s")["Shards"][0]["ShardId"]
@@ -24,7 +25,7 @@ def test_a_batch_stops_at_lambdas_payload_limit_and_the_next_starts_at_the_recor
             SimpleNamespace(spec=SimpleNamespace(logical_id="Consumer")),
             {"Stream": arn, "BatchSize": 100, "StartingPosition": "TRIM_HORIZON"},
             session.client,
-            "us-east-1",
+            REGION,
             threading.Event(),
             print,
         )

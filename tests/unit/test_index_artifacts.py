@@ -6,7 +6,7 @@ from recsys.stores.index_artifacts import S3IndexArtifacts
 
 @mock_aws
 def test_latest_pointer_is_absent_until_marked():
-    s3 = boto3.client("s3", region_name="us-east-1")
+    s3 = boto3.client("s3")
     s3.create_bucket(Bucket="artifacts")
     artifacts = S3IndexArtifacts(s3, "artifacts")
     assert artifacts.latest_version() is None

@@ -32,7 +32,7 @@ def served(source: ModelSource) -> str:
 @pytest.fixture
 def artifacts():
     with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
+        s3 = boto3.client("s3")
         s3.create_bucket(Bucket="models")
         yield S3IndexArtifacts(s3, "models")
 

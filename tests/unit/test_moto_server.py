@@ -13,7 +13,7 @@ import localcloud.services.moto_server  # noqa: F401  (applies the fix, as the e
 
 def test_concurrent_producers_lose_no_record():
     with mock_aws():
-        kinesis = boto3.client("kinesis", region_name="us-east-1")
+        kinesis = boto3.client("kinesis")
         kinesis.create_stream(StreamName="s", ShardCount=1)
 
         def put(batch: int) -> int:

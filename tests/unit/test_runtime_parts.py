@@ -10,13 +10,14 @@ from localcloud.runtime.environments import classify
 from localcloud.runtime.functions import load_functions
 from localcloud.runtime.gateway import Route, compile_path, routes_from
 from localcloud.runtime.schedules import cron_matches, next_fire
-from localcloud.template import StackContext, load_template
+from localcloud.settings import ACCOUNT_ID, REGION, local_context
+from localcloud.template import load_template
 
 FIXTURE = Path(__file__).parents[1] / "e2e" / "runtime_fixture" / "template.yaml"
 
 
 def fixture_functions():
-    ctx = StackContext(load_template(FIXTURE), "stk", "us-east-1", "123456789012")
+    ctx = local_context(load_template(FIXTURE), "stk")
     for logical_id, kind in (
         ("RecordBucket", "s3"),
         ("Stream", "kinesis"),
@@ -26,7 +27,7 @@ def fixture_functions():
     ):
         ctx.resources[logical_id] = {
             "Ref": logical_id.lower(),
-            "Arn": f"arn:aws:{kind}:us-east-1:1:{logical_id}",
+            "Arn": f"arn:aws:{kind}:{REGION}:{ACCOUNT_ID}:{logical_id}",
         }
     return load_functions(ctx, FIXTURE.parent)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from localcloud.aws_resources import CREATORS
 from localcloud.runtime.functions import load_functions
 from localcloud.runtime.gateway import Gateway
-from localcloud.settings import ROOT, SERVED_STACK, Layout, Ports
+from localcloud.settings import ACCOUNT_ID, REGION, ROOT, SERVED_STACK, Layout, Ports
 
 
 def served_functions():
@@ -15,7 +15,7 @@ def served_functions():
     for logical_id in created:
         ctx.resources[logical_id] = {
             "Ref": logical_id,
-            "Arn": f"arn:aws:x:us-east-1:1:{logical_id}",
+            "Arn": f"arn:aws:x:{REGION}:{ACCOUNT_ID}:{logical_id}",
             "QueueName": logical_id,
         }
     return ctx, load_functions(ctx, ROOT)

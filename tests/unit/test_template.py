@@ -3,8 +3,8 @@ import pytest
 from moto import mock_aws
 
 from localcloud.aws_resources import create_stack_resources
-from localcloud.settings import TEST_STACK, Layout, Ports
-from localcloud.template import StackContext, TemplateError, referenced_resources
+from localcloud.settings import TEST_STACK, Layout, Ports, local_context
+from localcloud.template import TemplateError, referenced_resources
 
 TEMPLATE = {
     "Parameters": {
@@ -20,7 +20,7 @@ TEMPLATE = {
 
 
 def context(**overrides):
-    return StackContext(TEMPLATE, "stk", "us-east-1", "123456789012", parameter_overrides=overrides)
+    return local_context(TEMPLATE, "stk", overrides)
 
 
 def test_sub_ref_join_and_conditions_resolve():
@@ -71,7 +71,7 @@ def test_referenced_resources_finds_ref_getatt_and_sub():
 def test_project_template_creates_its_resources_in_dependency_order():
     layout = Layout()
     ctx = TEST_STACK.context(Ports(), layout)
-    clients = lambda name: boto3.client(name, region_name="us-east-1")  # noqa: E731
+    clients = lambda name: boto3.client(name)  # noqa: E731
     created = create_stack_resources(ctx, clients)
 
     expected = {

@@ -1,0 +1,50 @@
+"""Connections to the local cloud's servers, made here only: their host, user and credentials."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from localcloud.settings import HOST, SUPERUSER, Ports, aws_environment
+
+if TYPE_CHECKING:
+    import psycopg
+    import redis
+    from botocore.config import Config
+
+
+def postgres(port: int, database: str, connect_timeout: int | None = None) -> psycopg.Connection:
+    """An autocommit connection to a database of the local cluster, as its superuser."""
+    import psycopg
+
+    return psycopg.connect(
+        host=HOST,
+        port=port,
+        user=SUPERUSER,
+        dbname=database,
+        autocommit=True,
+        connect_timeout=connect_timeout,
+    )
+
+
+def redis_db(port: int, db: int = 0, socket_timeout: float | None = None) -> redis.Redis:
+    """A client of one numbered database of the local Redis."""
+    import redis
+
+    return redis.Redis(host=HOST, port=port, db=db, socket_timeout=socket_timeout)
+
+
+@cache
+def aws_client(
+    ports: Ports, service: str, endpoint_url: str | None = None, config: Config | None = None
+) -> Any:
+    """A boto3 client with the emulator's region and credentials, made once for these arguments:
+    of the emulator, or of `endpoint_url` (a runtime's Lambda Invoke API)."""
+    import boto3
+
+    env = aws_environment(ports)
+    return boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    ).client(service, endpoint_url=endpoint_url or env["AWS_ENDPOINT_URL"], config=config)
