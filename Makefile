@@ -29,7 +29,7 @@ help: ## list the targets
 
 venv: $(STAMP) ## create the project virtual environment (.venv, Python 3.12)
 
-up: $(STAMP) ## start PostgreSQL, Redis, Cassandra and the AWS emulator; apply schema; create AWS resources
+up: $(STAMP) ## the whole system: services, schema, AWS resources, seeded data, a trained model, the API on :3000
 	@$(PY) -m localcloud up
 
 down: ## stop every local service

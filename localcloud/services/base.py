@@ -154,10 +154,15 @@ class Service(ABC):
                 raise ServiceError(f"{self.title} exited during start-up; see its log: {self.log_tail()}")
             return self.answers()
 
-        if not wait_until(check, self.ready_timeout, interval=0.25):
-            raise ServiceError(
-                f"{self.title} did not answer within {self.ready_timeout:.0f}s; see {self.log_file}"
-            )
+        while not wait_until(check, self.ready_timeout, interval=0.25):
+            if not self.loading():  # a server still loading its data answers once it has
+                raise ServiceError(
+                    f"{self.title} did not answer within {self.ready_timeout:.0f}s; see {self.log_file}"
+                )
+
+    def loading(self) -> bool:
+        """Whether the server is up but still loading its data (it then answers later)."""
+        return False
 
     def log_tail(self, lines: int = 1) -> str:
         try:

@@ -72,3 +72,14 @@ class Redis(Service):
             return bool(redis_db(self.port, socket_timeout=1).ping())
         except redis.RedisError:
             return False
+
+    def loading(self) -> bool:
+        import redis
+
+        try:
+            redis_db(self.port, socket_timeout=1).ping()
+        except redis.BusyLoadingError:  # replaying its append-only file: a large one takes minutes
+            return True
+        except redis.RedisError:
+            return False
+        return False

@@ -16,13 +16,8 @@ from pathlib import Path
 from botocore.config import Config
 
 from localcloud.connections import aws_client
+from localcloud.services.runtime import free_port
 from localcloud.settings import ROOT, TEST_STACK
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Runtime:

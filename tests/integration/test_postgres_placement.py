@@ -3,20 +3,14 @@
 import os
 import shutil
 import signal
-import socket
 
 import pytest
 
 from localcloud.connections import postgres
 from localcloud.services.base import wait_until
 from localcloud.services.postgres import Postgres
+from localcloud.services.runtime import free_port
 from localcloud.settings import Layout, Ports
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _answers(port: int) -> bool:

@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from fastapi import APIRouter, FastAPI
 from mangum import Mangum
 
+from localcloud.settings import ACCOUNT_ID, REGION
 from recsys.api import app as api_app
 from recsys.api import dependencies as deps
 from recsys.api.app import create_app
@@ -141,7 +142,7 @@ _feedback: FeedbackStore = FeedbackRecords()
 class Context:
     function_name = "in-process"
     memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:in-process"
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:in-process"
     aws_request_id = "in-process"
 
     def get_remaining_time_in_millis(self) -> int:

@@ -82,3 +82,47 @@ def test_default_server_ports_are_outside_the_ephemeral_range():
     defaults = {f.name: getattr(ports, f.name) for f in fields(ports)}
     inside = {name: port for name, port in defaults.items() if low <= port <= high}
     assert not inside, f"default ports inside the ephemeral range {low}-{high}: {inside}"
+
+
+class LoadsSlowly(Dummy):
+    """Answers only after three ready_timeouts, saying meanwhile that it is loading its data."""
+
+    ready_timeout = 0.3
+
+    def spawn(self):
+        self.launch(["sleep", "30"])
+        self.ready_at = self.spawned_at + 3 * self.ready_timeout
+
+    def answers(self):
+        import time
+
+        return time.monotonic() >= self.ready_at
+
+    def loading(self):
+        return not self.answers()
+
+
+def test_a_server_loading_its_data_is_waited_for_past_the_ready_timeout(tmp_path):
+    import time
+
+    service = LoadsSlowly(Layout(state=tmp_path), 1)
+    assert service.start() is True
+    try:
+        service.wait_ready()  # a plain Dummy that never answers would raise after ready_timeout
+        assert time.monotonic() >= service.ready_at
+    finally:
+        service.stop()
+
+
+def test_a_server_that_neither_answers_nor_loads_fails_after_the_ready_timeout(tmp_path):
+    class Silent(LoadsSlowly):
+        def loading(self):
+            return False
+
+    service = Silent(Layout(state=tmp_path), 1)
+    assert service.start() is True
+    try:
+        with pytest.raises(ServiceError, match="did not answer within"):
+            service.wait_ready()
+    finally:
+        service.stop()
