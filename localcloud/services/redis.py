@@ -74,12 +74,27 @@ class Redis(Service):
             return False
 
     def loading(self) -> bool:
+        """Replaying its append-only file (minutes for a large one): Redis does not listen while
+        it reads the base snapshot, then answers LOADING until it has read the rest."""
         import redis
 
         try:
             redis_db(self.port, socket_timeout=1).ping()
-        except redis.BusyLoadingError:  # replaying its append-only file: a large one takes minutes
+        except redis.BusyLoadingError:
             return True
         except redis.RedisError:
-            return False
+            return self.pid() is not None and _loading_in(self._this_start_log())
         return False
+
+    def _this_start_log(self) -> list[str]:
+        try:
+            lines = self.log_file.read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+        starts = [n for n, line in enumerate(lines) if "Redis is starting" in line]
+        return lines[starts[-1] :] if starts else lines
+
+
+def _loading_in(log: list[str]) -> bool:
+    began = any("Loading RDB" in line or "Reading RDB base file" in line for line in log)
+    return began and not any("Ready to accept connections" in line for line in log)

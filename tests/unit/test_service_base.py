@@ -126,3 +126,19 @@ def test_a_server_that_neither_answers_nor_loads_fails_after_the_ready_timeout(t
             service.wait_ready()
     finally:
         service.stop()
+
+
+def test_redis_reading_its_snapshot_counts_as_loading_until_it_is_ready():
+    from localcloud.services.redis import _loading_in
+
+    start = ["# oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo", "* Server initialized"]
+    reading = [
+        *start,
+        "* Reading RDB base file on AOF loading...",
+        "* Loading RDB produced by version 7.0.15",
+    ]
+    assert _loading_in(reading)
+    assert not _loading_in(
+        [*reading, "* DB loaded from append only file: 52.757 seconds", "* Ready to accept connections"]
+    )
+    assert not _loading_in(start)  # no data to load: not answering is a failure
