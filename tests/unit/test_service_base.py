@@ -90,8 +90,10 @@ class LoadsSlowly(Dummy):
     ready_timeout = 0.3
 
     def spawn(self):
+        import time
+
         self.launch(["sleep", "30"])
-        self.ready_at = self.spawned_at + 3 * self.ready_timeout
+        self.ready_at = time.monotonic() + 3 * self.ready_timeout
 
     def answers(self):
         import time
