@@ -21,8 +21,9 @@ _OPEN, _CLOSE = b'{"events":[', b"]}"
 
 @dataclass(frozen=True)
 class EventOutcome:
-    """An event the API did not take: where it was in the caller's iterable, its id, and the
-    error envelope's code, message and details."""
+    """An event the API did not take: where it was in the caller's iterable (`index`), its id,
+    and the error envelope's code, message and details (as the API gave them: a field path
+    such as `events.7.action` counts within the request that carried the event)."""
 
     index: int
     event_id: str
