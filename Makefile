@@ -15,11 +15,13 @@ SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=li
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-$(STAMP): pyproject.toml
+# The project, and the Python client (clients/python) that its tests and callers import, editable.
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	@if [ -z "$(PYTHON312)" ]; then echo "error: python3.12 not found: install it (pyenv install 3.12) or set PYTHON312=/path/to/python3.12" >&2; exit 2; fi
 	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e ./clients/python
 	@touch $@
 
 .PHONY: help venv up down status env refresh replay test test-unit test-integration test-e2e lint fmt clean bench invoke fire api-key openapi eval chaos

@@ -71,3 +71,27 @@ def test_the_wheel_holds_every_module_and_each_imports_from_it(tmp_path):
     subprocess.run(
         [sys.executable, "-c", _IMPORT_EVERY_MODULE, str(site), *sorted(in_wheel)], cwd=tmp_path, check=True
     )
+
+
+def test_the_clients_wheel_holds_its_modules_and_types_and_imports_from_it(tmp_path):
+    """`pip install ./clients/python`: the client's own package, marked typed (py.typed)."""
+    source = ROOT / "clients" / "python"
+    tree = tmp_path / "client"
+    shutil.copytree(source, tree, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(tree), "-w", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    site = tmp_path / "site"
+    with zipfile.ZipFile(next(tmp_path.glob("recsys_client-*.whl"))) as wheel:
+        wheel.extractall(site)
+        names = set(wheel.namelist())
+    package = source / "src" / "recsys_client"
+    expected = {f"recsys_client/{path.relative_to(package)}" for path in package.rglob("*.py")}
+    assert {name for name in names if name.endswith(".py")} == expected
+    assert "recsys_client/py.typed" in names
+    modules = sorted(_module(Path(name)) for name in expected)
+    subprocess.run(
+        [sys.executable, "-c", _IMPORT_EVERY_MODULE, str(site), *modules], cwd=tmp_path, check=True
+    )
