@@ -177,3 +177,18 @@ def test_a_feature_store_error_that_is_not_an_outage_is_raised_not_explained_awa
     stores = dataclasses.replace(world_stores(HISTORY, RECENT), features=Corrupt())
     with pytest.raises(ValueError, match="cannot be parsed"):
         explain(stores, "u1", SCIFI[4])
+
+
+def test_an_item_pushed_up_by_a_dislike_is_explained_as_unlike_it():
+    """A disliked item's share is positive for a candidate only when the candidate is unlike it."""
+    from recsys.domain import Item
+    from recsys.logic.explanations import describe
+
+    disliked = Item(item_id="m1", title="Wedding")
+    liked = Item(item_id="m2", title="Alien")
+    candidate = Item(item_id="m3", title="Aliens", category="SciFi")
+    titles = {"m1": disliked, "m2": liked}
+    assert describe("recent_activity", candidate, ["m1"], titles, {"m1": "dislike"}) == (
+        "Unlike Wedding, which you disliked"
+    )
+    assert describe("similar_items", candidate, ["m2"], titles, {"m2": "like"}).startswith("Because you")

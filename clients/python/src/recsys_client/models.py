@@ -122,8 +122,6 @@ class InteractionAccepted(ResponseBody):
 
 
 class InteractionBatchRequest(RequestBody):
-    model_config = ConfigDict(extra="ignore")  # as the API's: it ignores other fields here
-
     events: list[dict[str, Any]]
 
 

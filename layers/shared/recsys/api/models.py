@@ -131,7 +131,7 @@ class BatchedInteraction(InteractionRequest):
     event_id: EventId | None = None
 
 
-class InteractionBatchRequest(BaseModel):
+class InteractionBatchRequest(Strict):
     # Events stay raw here so that one bad event is refused alone, not the whole request.
     events: list[dict[str, Any]] = Field(
         min_length=1,

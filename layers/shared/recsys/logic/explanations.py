@@ -106,6 +106,8 @@ def describe(
 ) -> str:
     first = titles.get(because[0]) if because else None
     if primary in ("similar_items", "recent_activity", "session") and first is not None:
+        if actions.get(first.item_id) == "dislike":  # its share is positive: the item is unlike it
+            return f"Unlike {first.title}, which you disliked"
         verb = VERBS.get(actions.get(first.item_id, ""), "interacted with")
         if primary == "recent_activity":
             return f"Because you recently {verb} {first.title}"
