@@ -217,22 +217,20 @@ def main(argv: list[str] | None = None) -> int:
         parameter_overrides={**(stack.parameters(ports) if stack else {}), **overrides},
     )
     cloud = LocalCloud(layout, ports)
+    invoke_port = args.invoke_port or ports.invoke
+    # Lambda calls from a function (POST /v1/model/refresh invokes the refresh) reach this runtime.
+    base_env = {**aws_environment(ports), "AWS_ENDPOINT_URL_LAMBDA": f"http://{HOST}:{invoke_port}"}
     try:
         runtime = LocalRuntime(
             ctx,
             template_path.parent.resolve(),
             layout.state,
             layout.cache,
-            aws_environment(ports),
+            base_env,
             cloud.aws_client,
             args.concurrency,
         )
-        runtime.start(
-            HOST,
-            args.api_port or ports.api,
-            args.invoke_port or ports.invoke,
-            event_sources=not args.api_only,
-        )
+        runtime.start(HOST, args.api_port or ports.api, invoke_port, event_sources=not args.api_only)
     except (build.BuildError, OSError, ValueError) as exc:
         print(f"error: local runtime could not start: {exc}", file=sys.stderr)
         return 2
