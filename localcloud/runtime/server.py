@@ -7,6 +7,7 @@ import json
 import re
 import sys
 import threading
+import uuid
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -151,7 +152,7 @@ class LocalRuntime:
                     self._reply(204, b"")
                 elif kind == "Event":
                     threading.Thread(target=pool.invoke, args=(payload,), daemon=True).start()
-                    self._reply(202, b"")
+                    self._reply(202, b"", {"x-amzn-RequestId": str(uuid.uuid4())})  # as Lambda names it
                 else:
                     result = pool.invoke(payload)
                     headers = {"X-Amz-Executed-Version": "$LATEST"}
