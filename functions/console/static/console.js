@@ -23,7 +23,7 @@ function h(tag, attrs = {}, ...children) {
     if (name === "class") node.className = value;
     else if (name === "dataset") Object.assign(node.dataset, value);
     else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else if (name === "style") node.setAttribute("style", value);
+    else if (name === "style") Object.assign(node.style, value); // CSSOM: the CSP refuses style attributes
     else node.setAttribute(name, value === true ? "" : value);
   }
   for (const child of children.flat()) {
@@ -53,10 +53,11 @@ const ms = (x) => (x < 1000 ? `${Math.round(x)} ms` : `${(x / 1000).toFixed(1)} 
 function ago(iso) {
   if (!iso) return "";
   const seconds = (Date.now() - new Date(iso).getTime()) / 1000;
+  if (seconds > 30 * 86400) return new Date(iso).toLocaleDateString();
   if (seconds < 90) return `${Math.max(0, Math.round(seconds))} s ago`;
   if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
   if (seconds < 129600) return `${Math.round(seconds / 3600)} h ago`;
-  return `${Math.round(seconds / 86400)} days ago`;
+  return `${Math.round(seconds / 86400)} d ago`;
 }
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "–");
@@ -269,21 +270,32 @@ async function reloadHistory() {
 }
 
 // -- recommendations ---------------------------------------------------------------------------
+// Each factor's share of the score as a bar from a zero line: shares sum to 1, and a factor that
+// lowered the score (popularity's penalty, a dislike) has a negative share drawn to the left.
 function factorBars(factors) {
+  const list = factors || [];
+  const right = Math.max(0, ...list.map((f) => f.weight));
+  const left = Math.max(0, ...list.map((f) => -f.weight));
+  const span = Math.max(1e-9, left + right);
+  const zero = (left / span) * 100;
   return h(
     "div",
     { class: "factors" },
-    (factors || []).map((f) =>
+    list.map((f) =>
       h(
         "div",
-        { class: "factor", dataset: { factor: f.factor }, title: f.description || f.factor },
+        { class: "factor", dataset: { factor: f.factor, weight: String(f.weight) }, title: f.description || f.factor },
         h("span", { class: "factor-name" }, f.factor.replaceAll("_", " ")),
         h(
           "span",
           { class: "bar-track" },
+          left > 0 ? h("span", { class: "zero", style: { left: `${zero}%` } }) : null,
           h("span", {
             class: `bar ${f.weight < 0 ? "negative" : ""}`,
-            style: `width: ${Math.min(100, Math.abs(f.weight) * 100).toFixed(1)}%`,
+            style: {
+              left: `${f.weight < 0 ? zero - (-f.weight / span) * 100 : zero}%`,
+              width: `${((Math.abs(f.weight) / span) * 100).toFixed(2)}%`,
+            },
           }),
         ),
         h("span", { class: "factor-weight" }, pct(f.weight)),
@@ -344,18 +356,21 @@ function showRecommendations(answer, fresh = new Set()) {
 
 const idsOf = (recs) => recs.map((r) => r.item_id).join(" ");
 
-// After an action, ask for the list again until it changes: the time from the action to the
-// changed list is what the event-to-effect path costs.
-async function watchForChange(what, sent, accepted) {
-  const before = idsOf(state.recs);
+// After an action, ask for the list again until the item acted on has left it (consumed items and
+// "not interested" ones are never recommended): the time from the action to that list is what the
+// event-to-effect path costs. A list that changed for another reason (a new model version) is shown
+// meanwhile, and the wait goes on.
+async function watchForChange(what, itemId, sent, accepted) {
   const user = state.user;
   const effect = $("effect");
   effect.hidden = false;
   effect.className = "effect waiting";
+  delete effect.dataset.effectMs;
   effect.textContent = `${what}: accepted in ${ms(accepted)}; waiting for the recommendations to change…`;
   const deadline = sent + 15000;
-  let answer = null;
+  let shown = idsOf(state.recs);
   while (performance.now() < deadline && user === state.user) {
+    let answer;
     try {
       answer = await recommendationsOf(user);
     } catch (error) {
@@ -363,10 +378,13 @@ async function watchForChange(what, sent, accepted) {
       if (error.status === 429) await new Promise((r) => setTimeout(r, 1000 * (Number(error.retryAfter) || 1)));
       continue;
     }
-    if (idsOf(answer.recommendations) !== before) {
-      const took = performance.now() - sent;
+    const took = performance.now() - sent;
+    if (idsOf(answer.recommendations) !== shown) {
       const old = new Set(state.recs.map((r) => r.item_id));
       showRecommendations(answer, new Set(answer.recommendations.map((r) => r.item_id).filter((i) => !old.has(i))));
+      shown = idsOf(answer.recommendations);
+    }
+    if (!answer.recommendations.some((r) => r.item_id === itemId)) {
       effect.className = "effect done";
       effect.dataset.effectMs = String(Math.round(took));
       effect.textContent = `${what}: the recommendations changed ${ms(took)} after it was sent (accepted in ${ms(accepted)}).`;
@@ -374,12 +392,10 @@ async function watchForChange(what, sent, accepted) {
       reloadHistory();
       return;
     }
-    const elapsed = performance.now() - sent;
-    await new Promise((r) => setTimeout(r, elapsed < 3000 ? 100 : 500));
+    await new Promise((r) => setTimeout(r, took < 3000 ? 100 : 500));
   }
-  if (answer) showRecommendations(answer);
   effect.className = "effect";
-  effect.textContent = `${what}: the recommendations did not change within 15 s.`;
+  effect.textContent = `${what}: the item was still recommended 15 s later.`;
   reloadHistory();
 }
 
@@ -393,7 +409,7 @@ async function act(rec, action) {
   } catch (error) {
     return failed(error);
   }
-  await watchForChange(`${action} of ${rec.metadata.title}`, sent, performance.now() - sent);
+  await watchForChange(`${action} of ${rec.metadata.title}`, rec.item_id, sent, performance.now() - sent);
 }
 
 async function notInterested(rec) {
@@ -406,7 +422,7 @@ async function notInterested(rec) {
   } catch (error) {
     return failed(error);
   }
-  await watchForChange(`"Not interested" in ${rec.metadata.title}`, sent, performance.now() - sent);
+  await watchForChange(`"Not interested" in ${rec.metadata.title}`, rec.item_id, sent, performance.now() - sent);
 }
 
 // -- similar items and explanations ------------------------------------------------------------
@@ -439,7 +455,7 @@ async function showSimilar(itemId) {
               "div",
               { class: "factor" },
               h("span", { class: "factor-name" }, s.similarity_reason),
-              h("span", { class: "bar-track" }, h("span", { class: "bar", style: `width: ${(s.similarity_score * 100).toFixed(1)}%` })),
+              h("span", { class: "bar-track" }, h("span", { class: "bar", style: { width: `${(s.similarity_score * 100).toFixed(1)}%` } })),
               h("span", { class: "factor-weight" }, num(s.similarity_score, 3)),
             ),
           ),
@@ -487,6 +503,10 @@ function table(entries) {
   return h("table", { class: "table compact" }, h("tbody", {}, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, num(v))))));
 }
 
+function folded(summary, ...content) {
+  return h("details", {}, h("summary", {}, summary), ...content);
+}
+
 function evalFigures(evaluation) {
   if (!evaluation) return h("span", { class: "muted" }, "Not published for this version (make eval publishes its own stack's).");
   const rows = Object.entries(evaluation).filter(([, v]) => v && typeof v === "object");
@@ -520,20 +540,23 @@ async function loadModel() {
     return null;
   }
   const index = model.index || {};
+  const counts = model.counts || {};
+  const timings = model.timings || {};
   fill(
     $("model"),
     h("dt", {}, "model_version"),
     h("dd", { id: "model-version", dataset: { modelVersion: model.model_version || "" } }, model.model_version || "none yet (popularity-v1 answers)"),
     fact("algorithm", model.algorithm || "–"),
     fact("trained", model.trained_at ? `${when(model.trained_at)} (${ago(model.trained_at)})` : "–"),
+    fact("trained on", model.counts ? `${num(counts.events)} events, ${num(counts.users)} users, ${num(counts.items)} items` : "–"),
     fact("index", model.index ? `${index.kind}, ${index.items} items × ${index.dimensions} dims${index.nprobe ? `, nprobe ${index.nprobe}/${index.nlist}` : ""}` : "–"),
-    fact("index recall@50", model.index ? num(index.recall_at_50, 4) : "–"),
-    fact("trained on", table(model.counts)),
-    fact("parameters", table(model.parameters)),
-    fact("ranking blend", table(model.blend)),
-    fact("refresh timings (s)", table(model.timings)),
-    model.spark ? fact("Spark run", table(model.spark)) : null,
+    h("dt", {}, "index recall@50"),
+    h("dd", { id: "model-recall" }, model.index ? num(index.recall_at_50, 4) : "–"),
     fact("offline evaluation", evalFigures(model.eval)),
+    fact("parameters", folded(`${Object.keys(model.parameters).length} training parameters`, table(model.parameters))),
+    fact("ranking blend", folded(`${Object.keys(model.blend).length} weights`, table(model.blend))),
+    fact("refresh", folded(timings.total_seconds_before_publish ? `${num(timings.total_seconds_before_publish, 1)} s before publishing` : "timings", table(timings), table(counts))),
+    model.spark ? fact("Spark run", folded("the job", table(model.spark))) : null,
   );
   fill(
     $("versions"),
@@ -612,7 +635,7 @@ async function loadExperiments() {
                 "tr",
                 {},
                 h("th", {}, v.name),
-                h("td", {}, h("span", { class: "bar-track inline" }, h("span", { class: "bar", style: `width: ${(v.share * 100).toFixed(1)}%` })), ` ${pct(v.share)}`),
+                h("td", {}, h("span", { class: "bar-track inline" }, h("span", { class: "bar", style: { width: `${(v.share * 100).toFixed(1)}%` } })), ` ${pct(v.share)}`),
                 h("td", {}, v.assignments),
                 h("td", {}, v.blend ? Object.entries(v.blend).map(([k, val]) => `${k}=${val}`).join(", ") : "–"),
               ),
@@ -668,10 +691,16 @@ async function loadIngest() {
       "div",
       { class: "spark", title: `events per minute, the last ${stats.per_minute.length} minutes (peak ${peak})` },
       stats.per_minute.map((m) =>
-        h("span", { class: "spark-bar", title: `${new Date(m.minute).toLocaleTimeString()}: ${m.events}`, style: `height: ${((m.events / peak) * 100).toFixed(1)}%` }),
+        h("span", { class: "spark-bar", title: `${new Date(m.minute).toLocaleTimeString()}: ${m.events}`, style: { height: `${((m.events / peak) * 100).toFixed(1)}%` } }),
       ),
     ),
-    h("p", { class: "muted small-print" }, `events per minute, the last hour (peak ${peak.toLocaleString()}); the last bar is still filling`),
+    h(
+      "div",
+      { class: "axis muted" },
+      h("span", {}, new Date(stats.per_minute[0].minute).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+      h("span", {}, `events applied per minute (peak ${peak.toLocaleString()}); the last minute is still filling`),
+      h("span", {}, "now"),
+    ),
   );
   clearInterval(state.ingestTimer);
   state.ingestTimer = setInterval(() => document.visibilityState === "visible" && key() && loadIngest(), 15000);
