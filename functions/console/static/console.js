@@ -438,6 +438,7 @@ async function showSimilar(itemId) {
     return;
   }
   $("detail-title").textContent = `Similar to ${answer.source_item.title}`;
+  const top = Math.max(1e-9, ...answer.similar_items.map((s) => s.similarity_score)); // bars relative to the closest
   fill(
     $("similar"),
     answer.similar_items.length
@@ -451,11 +452,12 @@ async function showSimilar(itemId) {
               h("a", { href: "#", onclick: (ev) => (ev.preventDefault(), showSimilar(s.item_id)) }, s.metadata.title),
               h("span", { class: "muted" }, ` ${s.metadata.category || ""} · ${s.item_id}`),
             ),
+            h("div", { class: "reason muted" }, s.similarity_reason),
             h(
               "div",
               { class: "factor" },
-              h("span", { class: "factor-name" }, s.similarity_reason),
-              h("span", { class: "bar-track" }, h("span", { class: "bar", style: { width: `${(s.similarity_score * 100).toFixed(1)}%` } })),
+              h("span", { class: "factor-name" }, "similarity"),
+              h("span", { class: "bar-track" }, h("span", { class: "bar", style: { width: `${(s.similarity_score / top) * 100}%` } })),
               h("span", { class: "factor-weight" }, num(s.similarity_score, 3)),
             ),
           ),
@@ -635,7 +637,7 @@ async function loadExperiments() {
                 "tr",
                 {},
                 h("th", {}, v.name),
-                h("td", {}, h("span", { class: "bar-track inline" }, h("span", { class: "bar", style: { width: `${(v.share * 100).toFixed(1)}%` } })), ` ${pct(v.share)}`),
+                h("td", { class: "split" }, h("span", { class: "bar-track inline" }, h("span", { class: "bar", style: { width: `${(v.share * 100).toFixed(1)}%` } })), ` ${pct(v.share)}`),
                 h("td", {}, v.assignments),
                 h("td", {}, v.blend ? Object.entries(v.blend).map(([k, val]) => `${k}=${val}`).join(", ") : "–"),
               ),
@@ -677,6 +679,8 @@ async function loadIngest() {
   }
   state.admin = true;
   const peak = Math.max(1, ...stats.per_minute.map((m) => m.events));
+  // a log scale: a bulk import's minute would otherwise flatten every other one
+  const height = (n) => `${((Math.log1p(n) / Math.log1p(peak)) * 100).toFixed(1)}%`;
   const queue = stats.failure_queue;
   fill(
     box,
@@ -691,14 +695,14 @@ async function loadIngest() {
       "div",
       { class: "spark", title: `events per minute, the last ${stats.per_minute.length} minutes (peak ${peak})` },
       stats.per_minute.map((m) =>
-        h("span", { class: "spark-bar", title: `${new Date(m.minute).toLocaleTimeString()}: ${m.events}`, style: { height: `${((m.events / peak) * 100).toFixed(1)}%` } }),
+        h("span", { class: "spark-bar", title: `${new Date(m.minute).toLocaleTimeString()}: ${m.events}`, style: { height: height(m.events) } }),
       ),
     ),
     h(
       "div",
       { class: "axis muted" },
       h("span", {}, new Date(stats.per_minute[0].minute).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
-      h("span", {}, `events applied per minute (peak ${peak.toLocaleString()}); the last minute is still filling`),
+      h("span", {}, `events applied per minute, log scale (peak ${peak.toLocaleString()}); the last is still filling`),
       h("span", {}, "now"),
     ),
   );
