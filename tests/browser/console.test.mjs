@@ -136,17 +136,24 @@ const scenarios = {
     return result;
   },
 
+  // the README's picture: a like and its effect, similar items, an assignment
   async screenshot(page) {
     await pasteKey(page);
     await loadUser(page, options.user);
     await page.waitForSelector("#history tbody tr[data-item-id]");
+    const acted = await actOnTop(page, "like");
+    const assign = await page.$("#experiments .assign button");
+    if (assign) {
+      await assign.click();
+      await page.waitForSelector("#experiments .assigned");
+    }
     const items = await recommended(page);
     await page.click(`#recs li.rec[data-item-id="${items[0]}"] button[data-action="similar"]`);
     await page.waitForSelector("#similar li.similar");
     await page.waitForSelector("#ingest .spark, #ingest p");
     await page.waitForTimeout(300);
     await page.screenshot({ path: options.path, fullPage: true });
-    return { path: options.path, items };
+    return { path: options.path, items, liked: acted.target, effect_ms: acted.effect_ms };
   },
 };
 
