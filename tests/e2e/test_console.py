@@ -21,12 +21,11 @@ import redis
 from localcloud.settings import ROOT, TEST_STACK
 from tests.e2e.conftest import Runtime, wait_for
 from tests.e2e.test_api import Api
+from tests.e2e.test_engine import taste_catalog
 
 BROWSER_DIR = ROOT / "tests" / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-TASTES = {"SciFi": ("space", "robots"), "Romance": ("love", "paris")}
 USERS_PER_TASTE = 8
-CHAIN = 8
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +35,7 @@ def world(cloud, function_env, tmp_path_factory):
     runtime = Runtime(cloud, tmp_path_factory.mktemp("console"))
     api = Api(runtime, cloud)
     tag = uuid.uuid4().hex[:6]
-    items = {taste: [f"{taste.lower()}_{tag}_{n}" for n in range(CHAIN)] for taste in TASTES}
-    for taste, chain in items.items():
-        for n, item_id in enumerate(chain):
-            body = {"title": f"{taste} {n} {tag}", "category": taste, "tags": list(TASTES[taste])}
-            assert api.call("PUT", f"/v1/items/{item_id}", api.admin, body)[0] == 200
+    items = taste_catalog(api, tag)
     watched = [
         (f"{taste.lower()}_fan_{tag}_{u}", item_id)
         for taste, chain in items.items()
