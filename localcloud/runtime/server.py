@@ -7,6 +7,7 @@ import json
 import re
 import sys
 import threading
+import uuid
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -151,7 +152,7 @@ class LocalRuntime:
                     self._reply(204, b"")
                 elif kind == "Event":
                     threading.Thread(target=pool.invoke, args=(payload,), daemon=True).start()
-                    self._reply(202, b"")
+                    self._reply(202, b"", {"x-amzn-RequestId": str(uuid.uuid4())})  # as Lambda names it
                 else:
                     result = pool.invoke(payload)
                     headers = {"X-Amz-Executed-Version": "$LATEST"}
@@ -215,22 +216,20 @@ def main(argv: list[str] | None = None) -> int:
         args.stack_name or (stack or SERVED_STACK).name,
         {**(stack.parameters(ports) if stack else {}), **overrides},
     )
+    invoke_port = args.invoke_port or ports.invoke
+    # Lambda calls from a function (POST /v1/model/refresh invokes the refresh) reach this runtime.
+    base_env = {**aws_environment(ports), "AWS_ENDPOINT_URL_LAMBDA": f"http://{HOST}:{invoke_port}"}
     try:
         runtime = LocalRuntime(
             ctx,
             template_path.parent.resolve(),
             layout.state,
             layout.cache,
-            aws_environment(ports),
+            base_env,
             partial(aws_client, ports),
             args.concurrency,
         )
-        runtime.start(
-            HOST,
-            args.api_port or ports.api,
-            args.invoke_port or ports.invoke,
-            event_sources=not args.api_only,
-        )
+        runtime.start(HOST, args.api_port or ports.api, invoke_port, event_sources=not args.api_only)
     except (build.BuildError, OSError, ValueError) as exc:
         print(f"error: local runtime could not start: {exc}", file=sys.stderr)
         return 2

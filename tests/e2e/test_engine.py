@@ -24,11 +24,7 @@ def world(cloud, function_env, tmp_path_factory):
     runtime = Runtime(cloud, tmp_path_factory.mktemp("engine"))
     api = Api(runtime, cloud)
     tag = uuid.uuid4().hex[:6]
-    items = {taste: [f"{taste.lower()}_{tag}_{n}" for n in range(CHAIN)] for taste in TASTES}
-    for taste, chain in items.items():
-        for n, item_id in enumerate(chain):
-            body = {"title": f"{taste} {n} {tag}", "category": taste, "tags": list(TASTES[taste])}
-            assert api.call("PUT", f"/v1/items/{item_id}", api.admin, body)[0] == 200
+    items = taste_catalog(api, tag)
     sent = 0
     for taste, chain in items.items():
         for u in range(USERS_PER_TASTE):
@@ -46,6 +42,16 @@ def world(cloud, function_env, tmp_path_factory):
     assert wait_for(lambda: _history_size(api, last_user) == 5, 60), "the consumers did not apply the events"
     yield api, tag, items
     runtime.stop()
+
+
+def taste_catalog(api: Api, tag: str) -> dict[str, list[str]]:
+    """Each taste's chain of CHAIN items, in the catalog (titles "<taste> <n> <tag>")."""
+    items = {taste: [f"{taste.lower()}_{tag}_{n}" for n in range(CHAIN)] for taste in TASTES}
+    for taste, chain in items.items():
+        for n, item_id in enumerate(chain):
+            body = {"title": f"{taste} {n} {tag}", "category": taste, "tags": list(TASTES[taste])}
+            assert api.call("PUT", f"/v1/items/{item_id}", api.admin, body)[0] == 200
+    return items
 
 
 def _history_size(api: Api, user: str) -> int:

@@ -35,6 +35,7 @@ from recsys.stores.rate_limits import Budget, RateLimits
 KEYS = {
     "rk_reader": ApiKey("reader01", "free", frozenset({"read"})),
     "rk_writer": ApiKey("writer01", "pro", frozenset({"read", "write"})),
+    "rk_admin": ApiKey("admin001", "enterprise", frozenset({"read", "write", "admin"})),
 }
 
 

@@ -280,6 +280,12 @@ CALLS: dict[str, dict[str, Any]] = {
     ),
     "delete_feedback": dict(feedback_id=uuid.UUID(int=1)),
     "get_user": dict(user_id="u1"),
+    "get_user_history": dict(user_id="u1", limit=10),
+    "get_preferences": dict(user_id="u1"),
+    "list_experiments": dict(),
+    "get_model": dict(versions=5),
+    "refresh_model": dict(training="lambda"),
+    "get_ingest_stats": dict(minutes=30),
     "put_user": dict(user_id="u1", preferred_categories=["Drama"], language="en", country="US"),
     "put_preferences": dict(
         user_id="u1",

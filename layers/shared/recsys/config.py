@@ -44,6 +44,8 @@ class Settings(BaseModel):
     spark_application_id: str = Field(default="", alias="SPARK_APPLICATION_ID")
     spark_job_role_arn: str = Field(default="", alias="SPARK_JOB_ROLE_ARN")
     spark_training_threshold: int = Field(default=1_500_000, alias="SPARK_TRAINING_THRESHOLD", ge=0)
+    # The function POST /v1/model/refresh invokes (that endpoint's function only).
+    refresh_function_name: str = Field(default="", alias="REFRESH_FUNCTION_NAME")
     model_cache_dir: str = Field(default="/tmp/recsys-model", alias="MODEL_CACHE_DIR")  # noqa: S108
 
     @field_validator("cassandra_contact_points", mode="before")

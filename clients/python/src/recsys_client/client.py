@@ -350,6 +350,15 @@ class RecsysClient:
         """GET /v1/users/{user_id}."""
         return self._parse(self._call("get_user", {"user_id": user_id}), m.UserResponse)
 
+    def get_user_history(self, user_id: str, *, limit: int | None = None) -> m.UserHistoryResponse:
+        """GET /v1/users/{user_id}/history: the user's newest events, newest first."""
+        raw = self._call("get_user_history", {"user_id": user_id}, query={"limit": limit})
+        return self._parse(raw, m.UserHistoryResponse)
+
+    def get_preferences(self, user_id: str) -> m.PreferencesResponse:
+        """GET /v1/users/{user_id}/preferences: the current version (404: none stored)."""
+        return self._parse(self._call("get_preferences", {"user_id": user_id}), m.PreferencesResponse)
+
     def put_user(
         self,
         user_id: str,
@@ -475,6 +484,25 @@ class RecsysClient:
         )
         raw = self._call("put_experiment", {"experiment_id": experiment_id}, body=body)
         return self._parse(raw, m.ExperimentResponse)
+
+    def list_experiments(self) -> m.ExperimentListResponse:
+        """GET /v1/experiments: each experiment's variants, traffic shares and assignments."""
+        return self._parse(self._call("list_experiments", {}), m.ExperimentListResponse)
+
+    # -- the model and ingest (what the console shows) ------------------------------------------
+    def get_model(self, *, versions: int | None = None) -> m.ModelResponse:
+        """GET /v1/model: the served version's metadata and the versions in S3."""
+        return self._parse(self._call("get_model", {}, query={"versions": versions}), m.ModelResponse)
+
+    def refresh_model(self, *, training: str | None = None) -> m.ModelRefreshAccepted:
+        """POST /v1/model/refresh: start a refresh (admin scope; 409 within the hold)."""
+        raw = self._call("refresh_model", {}, body=_body(m.ModelRefreshRequest, training=training))
+        return self._parse(raw, m.ModelRefreshAccepted)
+
+    def get_ingest_stats(self, *, minutes: int | None = None) -> m.IngestStatsResponse:
+        """GET /v1/ingest: events applied (ever, per minute) and the failure queue's depth (admin)."""
+        raw = self._call("get_ingest_stats", {}, query={"minutes": minutes})
+        return self._parse(raw, m.IngestStatsResponse)
 
     def assign_variant(self, experiment_id: str, user_id: str) -> m.AssignmentResponse:
         """POST /v1/experiments/{experiment_id}/assignments: the variant the user sees."""

@@ -122,6 +122,10 @@ ENDPOINTS = _endpoints(
     ),
     Endpoint("delete_feedback", "DELETE", "/v1/feedback/{feedback_id}", 204, None),
     Endpoint("get_user", "GET", "/v1/users/{user_id}", 200, m.UserResponse),
+    Endpoint(
+        "get_user_history", "GET", "/v1/users/{user_id}/history", 200, m.UserHistoryResponse, query=("limit",)
+    ),
+    Endpoint("get_preferences", "GET", "/v1/users/{user_id}/preferences", 200, m.PreferencesResponse),
     Endpoint("put_user", "PUT", "/v1/users/{user_id}", 200, m.UserResponse, m.UserRequest),
     Endpoint(
         "put_preferences",
@@ -162,6 +166,12 @@ ENDPOINTS = _endpoints(
         m.ExperimentResponse,
         m.ExperimentRequest,
     ),
+    Endpoint("list_experiments", "GET", "/v1/experiments", 200, m.ExperimentListResponse),
+    Endpoint("get_model", "GET", "/v1/model", 200, m.ModelResponse, query=("versions",)),
+    Endpoint(
+        "refresh_model", "POST", "/v1/model/refresh", 202, m.ModelRefreshAccepted, m.ModelRefreshRequest
+    ),
+    Endpoint("get_ingest_stats", "GET", "/v1/ingest", 200, m.IngestStatsResponse, query=("minutes",)),
     Endpoint(
         "assign_variant",
         "POST",

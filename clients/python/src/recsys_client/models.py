@@ -339,6 +339,106 @@ class AssignmentResponse(ResponseBody):
 
 
 # Every schema of the document's components, by name (the drift test walks this).
+
+
+# -- what the console reads: a user's history, experiments, the model, ingest ------------------
+class HistoryEvent(ResponseBody):
+    event_id: str
+    item_id: str
+    title: str | None
+    category: str | None
+    action: str
+    event_time: datetime
+    session_id: str | None = None
+
+
+class UserHistoryResponse(ResponseBody):
+    user_id: str
+    events: list[HistoryEvent]
+    request_id: str
+
+
+class VariantSummary(ResponseBody):
+    name: str
+    weight: float
+    share: float
+    blend: dict[str, float] | None = None
+    assignments: int
+
+
+class ExperimentSummary(ResponseBody):
+    experiment_id: str
+    is_active: bool
+    routes_recommendations: bool
+    created_at: datetime
+    variants: list[VariantSummary]
+
+
+class ExperimentListResponse(ResponseBody):
+    experiments: list[ExperimentSummary]
+    request_id: str
+
+
+class IndexSummary(ResponseBody):
+    kind: str
+    items: int
+    dimensions: int
+    nlist: int | None = None
+    nprobe: int | None = None
+    recall_at_50: float
+    sample_queries: int
+
+
+class ModelVersionEntry(ResponseBody):
+    model_version: str
+    trained_at: datetime | None
+    current: bool
+
+
+class ModelResponse(ResponseBody):
+    model_version: str | None
+    algorithm: str | None = None
+    trained_at: datetime | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    blend: dict[str, Any] = Field(default_factory=dict)
+    counts: dict[str, Any] = Field(default_factory=dict)
+    index: IndexSummary | None = None
+    timings: dict[str, Any] = Field(default_factory=dict)
+    spark: dict[str, Any] | None = None
+    eval: dict[str, Any] | None = None
+    versions: list[ModelVersionEntry]
+    request_id: str
+
+
+class ModelRefreshRequest(RequestBody):
+    training: Literal["auto", "lambda", "spark"] = "auto"
+
+
+class ModelRefreshAccepted(ResponseBody):
+    status: Literal["started"] = "started"
+    invocation_id: str
+    hold_seconds: int
+    request_id: str
+
+
+class MinuteCount(ResponseBody):
+    minute: datetime
+    events: int
+
+
+class FailureQueueDepth(ResponseBody):
+    waiting: int
+    in_flight: int
+
+
+class IngestStatsResponse(ResponseBody):
+    events_applied: int
+    events_last_minute: int
+    per_minute: list[MinuteCount]
+    failure_queue: FailureQueueDepth | None
+    request_id: str
+
+
 SCHEMAS: dict[str, type[BaseModel]] = {
     model.__name__: model
     for model in (
@@ -350,14 +450,20 @@ SCHEMAS: dict[str, type[BaseModel]] = {
         CatalogImportStatus,
         ContributingFactor,
         EventResult,
+        ExperimentListResponse,
         ExperimentRequest,
         ExperimentResponse,
+        ExperimentSummary,
         Explanation,
         ExplanationResponse,
+        FailureQueueDepth,
         FeedbackRequest,
         FeedbackResponse,
         FeedbackUpdate,
+        HistoryEvent,
         ImportRowError,
+        IndexSummary,
+        IngestStatsResponse,
         InteractionAccepted,
         InteractionBatchAccepted,
         InteractionBatchRequest,
@@ -370,6 +476,11 @@ SCHEMAS: dict[str, type[BaseModel]] = {
         ItemMetadata,
         ItemRequest,
         ItemResponse,
+        MinuteCount,
+        ModelRefreshAccepted,
+        ModelRefreshRequest,
+        ModelResponse,
+        ModelVersionEntry,
         PreferencesRequest,
         PreferencesResponse,
         RecommendationsResponse,
@@ -377,8 +488,10 @@ SCHEMAS: dict[str, type[BaseModel]] = {
         SimilarItem,
         SimilarItemsResponse,
         SourceItem,
+        UserHistoryResponse,
         UserRequest,
         UserResponse,
         Variant,
+        VariantSummary,
     )
 }

@@ -31,16 +31,18 @@ if TYPE_CHECKING:
     from recsys.stores.catalog_imports import CatalogImportProgress, RedisImportProgress
     from recsys.stores.event_claims import EventClaims, RedisEventClaims
     from recsys.stores.experiments import (
+        AssignmentCounts,
         Assignments,
         CachedExperiments,
+        ExperimentDefinitions,
         PostgresExperimentStore,
         RankingExperiments,
         RedisAssignments,
     )
-    from recsys.stores.failure_queue import SqsFailureQueue
-    from recsys.stores.feature_store import FeatureStore, RedisFeatureStore
+    from recsys.stores.failure_queue import QueueDepth, SqsFailureQueue
+    from recsys.stores.feature_store import AppliedEvents, FeatureStore, RedisFeatureStore
     from recsys.stores.feedback import FeedbackStore, PostgresFeedbackStore
-    from recsys.stores.index_artifacts import S3IndexArtifacts
+    from recsys.stores.index_artifacts import PublishedModels, S3IndexArtifacts
     from recsys.stores.interaction_imports import (
         ImportFiles,
         ImportRegistry,
@@ -54,6 +56,12 @@ if TYPE_CHECKING:
     from recsys.stores.preferences import PostgresPreferenceStore
     from recsys.stores.queues import MessageQueue, SqsQueue
     from recsys.stores.rate_limits import RedisRateLimits
+    from recsys.stores.refresh_trigger import (
+        LambdaRefreshTrigger,
+        RedisRefreshHold,
+        RefreshHold,
+        RefreshTrigger,
+    )
     from recsys.stores.spark_jobs import EmrServerlessJobs
     from recsys.stores.user_signals import PostgresUserSignals
 
@@ -280,6 +288,20 @@ def failure_queue() -> SqsFailureQueue | None:
     return SqsFailureQueue(aws_client("sqs"), url)
 
 
+def refresh_trigger() -> LambdaRefreshTrigger:
+    """Starts the refresh function (POST /v1/model/refresh)."""
+    from recsys.stores.refresh_trigger import LambdaRefreshTrigger
+
+    return LambdaRefreshTrigger(aws_client("lambda"), get_settings().refresh_function_name)
+
+
+@cache
+def refresh_hold() -> RedisRefreshHold:
+    from recsys.stores.refresh_trigger import RedisRefreshHold
+
+    return RedisRefreshHold(redis_client(get_settings()))
+
+
 def recommendation_stores() -> RecommendationStores:
     """What ranking reads: the catalog and experiments as cached here, the real-time features,
     the user's signals, the precomputed rows and the model."""
@@ -333,3 +355,10 @@ ImportFilesDep = Annotated["ImportFiles", Depends(injected(import_files))]
 CatalogImportProgressDep = Annotated["CatalogImportProgress", Depends(injected(import_progress))]
 CatalogChunksDep = Annotated["MessageQueue", Depends(injected(catalog_chunks))]
 IdempotencyRecordsDep = Annotated["BasePersistenceLayer", Depends(injected(idempotency_records))]
+ExperimentDefinitionsDep = Annotated["ExperimentDefinitions", Depends(injected(experiment_store))]
+AssignmentCountsDep = Annotated["AssignmentCounts", Depends(injected(assignments))]
+PublishedModelsDep = Annotated["PublishedModels", Depends(injected(index_artifacts))]
+RefreshTriggerDep = Annotated["RefreshTrigger", Depends(injected(refresh_trigger))]
+RefreshHoldDep = Annotated["RefreshHold", Depends(injected(refresh_hold))]
+AppliedEventsDep = Annotated["AppliedEvents", Depends(injected(feature_store))]
+FailureQueueDepthDep = Annotated["QueueDepth | None", Depends(injected(failure_queue))]

@@ -258,6 +258,24 @@ class PreferencesResponse(BaseModel):
     request_id: str
 
 
+class HistoryEvent(BaseModel):
+    event_id: str
+    item_id: str
+    title: str | None = Field(description="The item's title (null: no longer in the catalog)")
+    category: str | None
+    action: str
+    event_time: datetime
+    session_id: str | None = None
+
+
+class UserHistoryResponse(BaseModel):
+    user_id: str
+    events: list[HistoryEvent] = Field(
+        description="The user's newest events in the interaction log, newest first"
+    )
+    request_id: str
+
+
 class UserRequest(Strict):
     preferred_categories: list[Category] = Field(default_factory=list, max_length=50)
     language: Annotated[str, StringConstraints(min_length=2, max_length=10)] | None = None
@@ -379,4 +397,111 @@ class AssignmentResponse(BaseModel):
     user_id: str
     variant: str
     assigned_at: datetime
+    request_id: str
+
+
+class VariantSummary(BaseModel):
+    name: str
+    weight: float
+    share: float = Field(description="The variant's share of the traffic: its weight over the sum of weights")
+    blend: dict[str, float] | None = None
+    assignments: int = Field(
+        description="First assignments made to it (POST .../assignments); a user assigned again after "
+        "their 24-hour assignment expired counts again"
+    )
+
+
+class ExperimentSummary(BaseModel):
+    experiment_id: str
+    is_active: bool
+    routes_recommendations: bool = Field(
+        description="Whether this is the ranking experiment GET /v1/recommendations routes users by "
+        "(the newest active one with a blend)"
+    )
+    created_at: datetime
+    variants: list[VariantSummary]
+
+
+class ExperimentListResponse(BaseModel):
+    experiments: list[ExperimentSummary] = Field(description="Newest first")
+    request_id: str
+
+
+# -- the model -----------------------------------------------------------------------------
+class IndexSummary(BaseModel):
+    kind: str = Field(description="flat (exact) or ivf")
+    items: int
+    dimensions: int
+    nlist: int | None = None
+    nprobe: int | None = None
+    recall_at_50: float = Field(description="Recall@50 against exact search on sampled real user vectors")
+    sample_queries: int
+
+
+class ModelVersionEntry(BaseModel):
+    model_version: str
+    trained_at: datetime | None = Field(description="From the version's name")
+    current: bool
+
+
+class ModelResponse(BaseModel):
+    model_version: str | None = Field(
+        description="The version latest.json points at, which serving loads within ModelCheckSeconds; "
+        "null before the first refresh (popularity-v1 answers)"
+    )
+    algorithm: str | None = None
+    trained_at: datetime | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    blend: dict[str, Any] = Field(default_factory=dict, description="The ranking parameters it serves with")
+    counts: dict[str, Any] = Field(default_factory=dict, description="What it was trained on")
+    index: IndexSummary | None = None
+    timings: dict[str, Any] = Field(default_factory=dict, description="Seconds of each step of its refresh")
+    spark: dict[str, Any] | None = Field(
+        default=None, description="The Spark run that trained it, if one did"
+    )
+    eval: dict[str, Any] | None = Field(
+        default=None, description="Offline evaluation figures published beside it (make eval), if any"
+    )
+    versions: list[ModelVersionEntry] = Field(description="Versions in S3, newest first")
+    request_id: str
+
+
+class ModelRefreshRequest(Strict):
+    training: Literal["auto", "lambda", "spark"] = Field(
+        default="auto", description="Where it trains: by the log's size, or forced"
+    )
+
+
+class ModelRefreshAccepted(BaseModel):
+    status: Literal["started"] = "started"
+    invocation_id: str = Field(
+        description="The refresh function's asynchronous invocation; GET /v1/model names the new version "
+        "once it is published"
+    )
+    hold_seconds: int = Field(
+        description="Another request within this time is refused (409) rather than queued"
+    )
+    request_id: str
+
+
+# -- ingest --------------------------------------------------------------------------------
+class MinuteCount(BaseModel):
+    minute: datetime
+    events: int
+
+
+class FailureQueueDepth(BaseModel):
+    waiting: int = Field(description="Records parked, ready for make replay (ApproximateNumberOfMessages)")
+    in_flight: int = Field(description="Records being replayed (ApproximateNumberOfMessagesNotVisible)")
+
+
+class IngestStatsResponse(BaseModel):
+    events_applied: int = Field(description="Events the real-time features have applied, ever (each once)")
+    events_last_minute: int = Field(description="Events applied in the last complete minute")
+    per_minute: list[MinuteCount] = Field(
+        description="Events applied in each minute, oldest first; the last minute is still filling"
+    )
+    failure_queue: FailureQueueDepth | None = Field(
+        description="The interaction failure queue's depth (null: no queue configured)"
+    )
     request_id: str

@@ -9,7 +9,16 @@ from typing import Any
 from fastapi import FastAPI
 
 from recsys.api.app import create_app
-from recsys.api.routes import experiments, feedback, interactions, items, recommendations, users
+from recsys.api.routes import (
+    experiments,
+    feedback,
+    ingest,
+    interactions,
+    items,
+    model,
+    recommendations,
+    users,
+)
 
 ALL_ROUTERS = [
     recommendations.list_router,
@@ -25,6 +34,8 @@ ALL_ROUTERS = [
     users.read_router,
     users.write_router,
     users.preferences_router,
+    users.preferences_read_router,
+    users.history_router,
     items.read_router,
     items.write_router,
     items.import_router,
@@ -32,6 +43,10 @@ ALL_ROUTERS = [
     items.features_router,
     experiments.write_router,
     experiments.assign_router,
+    experiments.list_router,
+    model.read_router,
+    model.refresh_router,
+    ingest.router,
 ]
 
 

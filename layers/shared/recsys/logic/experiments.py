@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from recsys.logic.recommend import Variant
-    from recsys.stores.experiments import Assignments, RankingExperiments
+    from recsys.stores.experiments import Assignments, Experiment, RankingExperiments
 
 
 def choose_variant(user_id: str, experiment_id: str, variants: list[dict[str, Any]]) -> str:
@@ -49,3 +49,22 @@ def ranking_variant(store: RankingExperiments, user_id: str) -> Variant | None:
     name = choose_variant(user_id, experiment_id, variants)
     chosen = next(v for v in variants if v["name"] == name)
     return Variant(experiment_id, name, dict(chosen.get("blend") or {}))
+
+
+def routing_experiment(newest_first: list[Experiment]) -> str | None:
+    """The experiment that routes recommendations among these, as the store's active_ranking
+    chooses it: the newest active one with a ranking blend."""
+    return next(
+        (
+            e.experiment_id
+            for e in newest_first
+            if e.is_active and any(isinstance(v.get("blend"), dict) for v in e.variants)
+        ),
+        None,
+    )
+
+
+def traffic_shares(variants: list[dict[str, Any]]) -> list[float]:
+    """Each variant's share of the traffic that choose_variant gives it."""
+    total = sum(float(v["weight"]) for v in variants)
+    return [float(v["weight"]) / total if total > 0 else 0.0 for v in variants]

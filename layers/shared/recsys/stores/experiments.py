@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from psycopg.types.json import Jsonb
@@ -26,6 +28,22 @@ class Assignments(Protocol):
     ) -> tuple[dict[str, Any], bool]: ...
 
 
+@dataclass(frozen=True)
+class Experiment:
+    experiment_id: str
+    variants: list[dict[str, Any]]
+    is_active: bool
+    created_at: datetime
+
+
+class ExperimentDefinitions(Protocol):
+    def all(self) -> list[Experiment]: ...
+
+
+class AssignmentCounts(Protocol):
+    def counts(self, experiment_ids: list[str]) -> dict[str, dict[str, int]]: ...
+
+
 class PostgresExperimentStore:
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
@@ -43,6 +61,14 @@ class PostgresExperimentStore:
             "SELECT variants, is_active FROM experiments WHERE experiment_id = %s", (experiment_id,)
         ).fetchone()
         return (list(row[0]), bool(row[1])) if row else None
+
+    def all(self) -> list[Experiment]:
+        """Every experiment, newest first."""
+        rows = self._conn.execute(
+            "SELECT experiment_id, variants, is_active, created_at FROM experiments"
+            " ORDER BY created_at DESC, experiment_id"
+        ).fetchall()
+        return [Experiment(str(r[0]), list(r[1]), bool(r[2]), r[3]) for r in rows]
 
     def active_ranking(self) -> tuple[str, list[dict[str, Any]]] | None:
         """The newest active experiment whose variants carry a ranking blend, if any."""
@@ -76,7 +102,9 @@ class CachedExperiments:
 
 
 class RedisAssignments:
-    """A user's assignment to an experiment, kept ASSIGNMENT_TTL (the spec's 24 hours)."""
+    """A user's assignment to an experiment, kept ASSIGNMENT_TTL (the spec's 24 hours), and how
+    many assignments each variant got (`ab_test_counts:{experiment_id}`, variant -> count: each
+    first assignment counts once; a user assigned again after theirs expired counts again)."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
@@ -88,6 +116,18 @@ class RedisAssignments:
         is this one: SET NX, so parallel first calls agree."""
         key = f"ab_test:{user_id}:{experiment_id}"
         if self._redis.set(key, json.dumps(assignment), nx=True, ex=ASSIGNMENT_TTL):
+            self._redis.hincrby(f"ab_test_counts:{experiment_id}", str(assignment["variant"]), 1)
             return assignment, True
         stored = self._redis.get(key)
         return (json.loads(stored) if stored else assignment), False  # type: ignore[arg-type]
+
+    def counts(self, experiment_ids: list[str]) -> dict[str, dict[str, int]]:
+        """Each experiment's assignments per variant (only variants assigned at least once)."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for experiment_id in experiment_ids:
+                pipe.hgetall(f"ab_test_counts:{experiment_id}")
+            found = pipe.execute()
+        return {
+            experiment_id: {k.decode(): int(v) for k, v in counted.items()}
+            for experiment_id, counted in zip(experiment_ids, found, strict=True)
+        }

@@ -38,6 +38,16 @@ class FailureQueue(Protocol):
     def remove(self, parked: Parked) -> None: ...
 
 
+@dataclass(frozen=True)
+class Depth:
+    waiting: int  # ApproximateNumberOfMessages: parked, ready to be replayed
+    in_flight: int  # ApproximateNumberOfMessagesNotVisible: received (a replay running), not yet removed
+
+
+class QueueDepth(Protocol):
+    def depth(self) -> Depth: ...
+
+
 class SqsFailureQueue:
     def __init__(self, sqs: Any, queue_url: str) -> None:
         self._sqs = sqs
@@ -67,3 +77,9 @@ class SqsFailureQueue:
 
     def remove(self, parked: Parked) -> None:
         self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=parked.receipt)
+
+    def depth(self) -> Depth:
+        """How many records the queue holds (SQS's approximate counts)."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        attributes = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=names)["Attributes"]
+        return Depth(int(attributes.get(names[0], 0)), int(attributes.get(names[1], 0)))

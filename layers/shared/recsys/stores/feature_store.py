@@ -8,6 +8,7 @@ A user's history for the model lives here too, written by the ingest path as eve
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -29,8 +30,10 @@ APPLIED_TTL = 2 * 86400  # longer than the stream keeps a record (24 h), so no r
 # each of their keys, not one per event (a Redis command from a script costs about 2 us however
 # little it does). The key names are built here, so this needs one Redis (or ElastiCache without
 # cluster mode), as the popularity keys beside each user's keys already do.
-# `events:applied` counts every event applied, for the refresh to choose where it trains.
-# ARGV: events, applied ttl, features ttl, recent kept
+# `events:applied` counts every event applied, for the refresh to choose where it trains, and
+# `events:applied:minute:<epoch minute>` those applied in each minute of the consumer's clock (kept
+# MINUTES_KEPT minutes), for GET /v1/ingest's events per minute.
+# ARGV: events, applied ttl, features ttl, recent kept, epoch minute, per-minute ttl
 _APPLY_EVENTS = """
 local events = cjson.decode(ARGV[1])
 local applied, users, order, items, categories = 0, {}, {}, {}, {}
@@ -74,7 +77,12 @@ for _, user in ipairs(order) do
     redis.call('LTRIM', 'user_recent:' .. user, 0, tonumber(ARGV[4]) - 1)
   end
 end
-if applied > 0 then redis.call('INCRBY', 'events:applied', applied) end
+if applied > 0 then
+  redis.call('INCRBY', 'events:applied', applied)
+  local minute = 'events:applied:minute:' .. ARGV[5]
+  redis.call('INCRBY', minute, applied)
+  redis.call('EXPIRE', minute, ARGV[6])
+end
 for item, weight in pairs(items) do redis.call('ZINCRBY', 'popularity:all', weight, item) end
 for category, weights in pairs(categories) do
   for item, weight in pairs(weights) do
@@ -86,6 +94,7 @@ return applied
 # Events per script call: one call blocks Redis while it runs (about 1 ms for 100 events of
 # different users), and the request path reads Redis too.
 APPLY_CHUNK = 100
+MINUTES_KEPT = 120
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,13 @@ class FeatureStore(Protocol):
     def get_user_embedding(self, user_id: str) -> StoredEmbedding | None: ...
 
 
+class AppliedEvents(Protocol):
+    """What the real-time features have taken in: in all, and in each recent minute."""
+
+    def events_applied(self) -> int: ...
+    def applied_per_minute(self, minutes: int, now: float) -> list[tuple[int, int]]: ...
+
+
 class RedisFeatureStore:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
@@ -143,6 +159,7 @@ class RedisFeatureStore:
         user's events go into the same script calls, in the order given (the sort is stable), so
         that they are summed together."""
         by_user = sorted(events, key=lambda event: event.user_id)
+        minute = int(time.time() // 60)
         with self._redis.pipeline(transaction=False) as pipe:
             for start in range(0, len(by_user), APPLY_CHUNK):
                 chunk = [self._encode(event) for event in by_user[start : start + APPLY_CHUNK]]
@@ -152,6 +169,8 @@ class RedisFeatureStore:
                         APPLIED_TTL,
                         USER_FEATURES_TTL,
                         RECENT_KEPT,
+                        minute,
+                        MINUTES_KEPT * 60,
                     ],
                     client=pipe,
                 )
@@ -204,6 +223,14 @@ class RedisFeatureStore:
     def events_applied(self) -> int:
         """How many events the real-time features have taken in, ever (each once)."""
         return int(self._redis.get("events:applied") or 0)  # type: ignore[arg-type]
+
+    def applied_per_minute(self, minutes: int, now: float) -> list[tuple[int, int]]:
+        """(epoch minute, events applied in it) for the `minutes` minutes up to the one holding
+        `now` (epoch seconds), oldest first; the last is still filling."""
+        last = int(now // 60)
+        wanted = list(range(last - min(minutes, MINUTES_KEPT) + 1, last + 1))
+        counts = self._redis.mget([f"events:applied:minute:{m}" for m in wanted])
+        return [(m, int(c or 0)) for m, c in zip(wanted, counts, strict=True)]  # type: ignore[arg-type]
 
     def put_user_embeddings(self, vectors: Mapping[str, bytes], version: str, updated_at: str) -> None:
         """The spec's `user_embedding:{user_id}` hashes: vector (float32 bytes), version, updated_at."""

@@ -17,6 +17,15 @@ class IndexArtifacts(Protocol):
     def uri(self, version: str, name: str) -> str: ...
 
 
+class PublishedModels(Protocol):
+    """What the model's description reads: the pointer, a version's files, every version."""
+
+    def latest_version(self) -> str | None: ...
+    def get(self, version: str, name: str) -> bytes: ...
+    def has(self, version: str, name: str) -> bool: ...
+    def versions(self) -> list[str]: ...
+
+
 class S3IndexArtifacts:
     def __init__(self, s3: Any, bucket: str) -> None:
         self._s3 = s3
@@ -53,3 +62,10 @@ class S3IndexArtifacts:
         except self._s3.exceptions.NoSuchKey:
             return None
         return str(json.loads(response["Body"].read())["version"])
+
+    def versions(self) -> list[str]:
+        """Every version with files in the bucket (its `<version>/` prefix), in S3's order."""
+        pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Delimiter="/")
+        return [
+            str(prefix["Prefix"]).rstrip("/") for page in pages for prefix in page.get("CommonPrefixes", [])
+        ]

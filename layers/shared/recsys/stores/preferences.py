@@ -50,3 +50,7 @@ class PostgresPreferenceStore:
                 (favorite_categories, language, user_id),
             )
         return written
+
+    def current(self, user_id: str) -> Version | None:
+        """The user's newest preferences, if they ever set any."""
+        return self._documents.current(user_id)

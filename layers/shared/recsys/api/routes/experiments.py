@@ -1,4 +1,5 @@
-"""A/B experiments: define one (admin), assign a user to a variant (consistent, 24-hour dedup)."""
+"""A/B experiments: define one (admin), list them with their split and assignments, assign a user
+to a variant (consistent, 24-hour dedup)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,30 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 
 from recsys.api import errors
-from recsys.api.dependencies import AssignmentsDep, ExperimentStoreDep
+from recsys.api.dependencies import (
+    AssignmentCountsDep,
+    AssignmentsDep,
+    ExperimentDefinitionsDep,
+    ExperimentStoreDep,
+)
 from recsys.api.guards import requires
 from recsys.api.models import (
     AssignmentRequest,
     AssignmentResponse,
+    ExperimentListResponse,
     ExperimentRequest,
     ExperimentResponse,
+    ExperimentSummary,
     Variant,
+    VariantSummary,
 )
 from recsys.api.routes import error_responses
 from recsys.engine.blend import Blend
-from recsys.logic.experiments import assign
+from recsys.logic.experiments import assign, routing_experiment, traffic_shares
 
 write_router = APIRouter(tags=["experiments"])
 assign_router = APIRouter(tags=["experiments"])
+list_router = APIRouter(tags=["experiments"])
 ExperimentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
 
 
@@ -79,5 +89,42 @@ async def assign_variant(
         user_id=body.user_id,
         variant=assignment["variant"],
         assigned_at=datetime.fromisoformat(assignment["assigned_at"]),
+        request_id=request.state.request_id,
+    )
+
+
+@list_router.get(
+    "/v1/experiments",
+    response_model=ExperimentListResponse,
+    responses=error_responses(403),
+    summary="Every experiment: its variants, their traffic split and assignments",
+    dependencies=[Depends(requires("read"))],
+)
+async def list_experiments(
+    request: Request, store: ExperimentDefinitionsDep, counts: AssignmentCountsDep
+) -> ExperimentListResponse:
+    experiments = store.all()
+    assigned = counts.counts([e.experiment_id for e in experiments]) if experiments else {}
+    routing = routing_experiment(experiments)
+    return ExperimentListResponse(
+        experiments=[
+            ExperimentSummary(
+                experiment_id=e.experiment_id,
+                is_active=e.is_active,
+                routes_recommendations=e.experiment_id == routing,
+                created_at=e.created_at,
+                variants=[
+                    VariantSummary(
+                        name=v["name"],
+                        weight=v["weight"],
+                        share=round(share, 6),
+                        blend=v.get("blend"),
+                        assignments=assigned.get(e.experiment_id, {}).get(v["name"], 0),
+                    )
+                    for v, share in zip(e.variants, traffic_shares(e.variants), strict=True)
+                ],
+            )
+            for e in experiments
+        ],
         request_id=request.state.request_id,
     )
