@@ -189,9 +189,13 @@ def test_a_fault_inside_is_a_500_envelope_without_a_trace(api):
             "INSERT INTO experiments (experiment_id, variants) VALUES (%s, %s)",
             (experiment, json.dumps([{"name": "a"}])),
         )  # corrupt: no weight
-    status, headers, body = api.call(
-        "POST", f"/v1/experiments/{experiment}/assignments", api.reader, {"user_id": "u1"}
-    )
+    try:
+        status, headers, body = api.call(
+            "POST", f"/v1/experiments/{experiment}/assignments", api.reader, {"user_id": "u1"}
+        )
+    finally:  # gone again, so that it does not turn up in another test's GET /v1/experiments
+        with postgres(api.cloud.ports.postgres, TEST_STACK.database) as conn:
+            conn.execute("DELETE FROM experiments WHERE experiment_id = %s", (experiment,))
     assert status == 500
     error = assert_envelope(body, "INTERNAL_ERROR", headers)
     assert error["message"] == "Internal server error" and error["details"] == {}
