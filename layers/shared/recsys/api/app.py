@@ -37,7 +37,7 @@ from recsys.errors import (
     NotPublishedError,
     VersionConflictError,
 )
-from recsys.observability import logger, long_lived_after_first_call, metrics
+from recsys.observability import API_GATEWAY, logger, metrics, observed
 from recsys.stores.api_keys import TIER_LIMITS, ApiKey, hash_key
 from recsys.stores.failures import is_invalid_value, is_store_failure
 from recsys.stores.rate_limits import Budget, unmetered
@@ -49,6 +49,8 @@ _key_cache: dict[str, tuple[float, ApiKey | None]] = {}
 
 
 def request_id_of(request: Request) -> str:
+    """API Gateway's id of the request (the id the handler's logs are correlated by), else one
+    made here (an event without one, or the app run in-process)."""
     event = request.scope.get("aws.event") or {}
     return str((event.get("requestContext") or {}).get("requestId") or f"req_{uuid.uuid4().hex}")
 
@@ -144,7 +146,7 @@ class Guard:
             return
         request = Request(scope, receive)
         request.state.request_id = request_id_of(request)
-        logger.set_correlation_id(request.state.request_id)
+        logger.set_correlation_id(request.state.request_id)  # the same id, also when one was made
         added = {"X-Request-Id": request.state.request_id}
         started = False
 
@@ -320,12 +322,18 @@ def create_app(*routers: APIRouter) -> FastAPI:
 
 def lambda_handler(*routers: APIRouter) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point of one endpoint function: its routers behind the shared guarantees."""
+    return serve(create_app(*routers))
+
+
+def serve(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The handler that serves `app` to API Gateway, in the one decorator stack: its logs are
+    correlated by API Gateway's request id, the id the guard puts in X-Request-Id and in every
+    error envelope."""
     from mangum import Mangum
 
-    asgi = Mangum(create_app(*routers), lifespan="off")
+    asgi = Mangum(app, lifespan="off")
 
-    @long_lived_after_first_call
-    @metrics.log_metrics
+    @observed(correlation=API_GATEWAY, long_lived=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         started = time.perf_counter()
         response = dict(asgi(event, context))
