@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from fastapi import APIRouter
 
-from localcloud.template import load_template
+from localcloud.template import NO_VALUE, StackContext, load_template
 from recsys.api import app as api_app
 from recsys.api import dependencies as deps
 from recsys.observability import (
@@ -216,3 +216,16 @@ def test_every_function_handler_wears_the_one_stack():
             assert stack["long_lived"], f"{name}: a hot handler freezes what outlives its first call"
         seen += 1
     assert seen >= 20
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod", "local"])
+def test_functions_are_traced_on_aws_and_not_locally(stage):
+    """Locally no invocation carries a trace id: the X-Ray SDK would warn of every subsegment."""
+    template = load_template(ROOT / "template.yaml")
+    parameters = {"Stage": stage, "PostgresHost": "db", "RedisUrl": "redis://", "CassandraContactPoints": "c"}
+    ctx = StackContext(template, "stack", "us-east-1", "123456789012", parameter_overrides=parameters)
+    function = template["Globals"]["Function"]
+    assert function["Tracing"] == "Active"
+    assert template["Resources"]["RecommendationApi"]["Properties"]["TracingEnabled"] is True
+    disabled = ctx.resolve(function["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"])
+    assert disabled == ("true" if stage == "local" else NO_VALUE)
