@@ -16,8 +16,8 @@ from localcloud.template import NO_VALUE, StackContext, load_template
 from recsys.api import app as api_app
 from recsys.api import dependencies as deps
 from recsys.observability import (
-    API_GATEWAY,
-    EVENT_BRIDGE,
+    api_request_id,
+    event_id,
     logger,
     long_lived_after_first_call,
     metrics,
@@ -156,7 +156,7 @@ def test_the_error_envelope_carries_the_id_the_logs_are_correlated_by(failing_ap
 
 
 def test_a_handler_is_logged_traced_and_measured(segments, log_lines, capsys):
-    @observed(correlation=EVENT_BRIDGE)
+    @observed(correlation=event_id)
     def handler(event, context):
         logger.info("refreshing")
         metrics.add_metric(name="Refreshed", unit="Count", value=1)
@@ -185,6 +185,34 @@ def test_a_failing_handler_is_still_traced_and_its_metrics_flushed(segments, cap
     assert '"Attempted"' in capsys.readouterr().out
 
 
+def test_after_the_first_invocation_only_those_x_ray_samples_enter_the_tracer(segments, monkeypatch):
+    @observed
+    def handler(event, context):
+        return {}
+
+    trace_id = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled="
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", trace_id + "0")
+    handler({}, CONTEXT)  # the first, cold: always (the tracer annotates it ColdStart)
+    handler({}, CONTEXT)
+    assert len(segments.opened) == 1
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", trace_id + "1")
+    handler({}, CONTEXT)
+    assert len(segments.opened) == 2
+    monkeypatch.delenv("_X_AMZN_TRACE_ID")  # outside Lambda
+    handler({}, CONTEXT)
+    assert len(segments.opened) == 2
+
+
+def test_an_event_without_an_id_leaves_no_correlation_id_from_the_one_before(log_lines):
+    @observed(correlation=event_id)
+    def handler(event, context):
+        logger.info("refreshing")
+
+    handler({"id": "event-1"}, CONTEXT)
+    handler({"source": "make refresh"}, CONTEXT)
+    assert [line.get("correlation_id") for line in log_lines()] == ["event-1", None]
+
+
 def function_modules():
     """(folder, event types, its imported app.py) of every function of the template."""
     resources = load_template(ROOT / "template.yaml")["Resources"]
@@ -209,9 +237,9 @@ def test_every_function_handler_wears_the_one_stack():
         stack = getattr(module.handler, "observed", None)
         assert stack is not None, f"functions/{name}/app.py: its handler is not observed()"
         if "Api" in kinds:  # correlated by API Gateway's request id, as the error envelope is
-            assert stack["correlation"] == API_GATEWAY, name
+            assert stack["correlation"] == api_request_id, name
         if "Schedule" in kinds:
-            assert stack["correlation"] == EVENT_BRIDGE, name
+            assert stack["correlation"] == event_id, name
         if ("Api" in kinds and name != "api_docs") or name in HOT:
             assert stack["long_lived"], f"{name}: a hot handler freezes what outlives its first call"
         seen += 1

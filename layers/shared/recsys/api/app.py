@@ -37,7 +37,7 @@ from recsys.errors import (
     NotPublishedError,
     VersionConflictError,
 )
-from recsys.observability import API_GATEWAY, logger, metrics, observed
+from recsys.observability import api_request_id, logger, metrics, observed
 from recsys.stores.api_keys import TIER_LIMITS, ApiKey, hash_key
 from recsys.stores.failures import is_invalid_value, is_store_failure
 from recsys.stores.rate_limits import Budget, unmetered
@@ -333,7 +333,7 @@ def serve(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
     asgi = Mangum(app, lifespan="off")
 
-    @observed(correlation=API_GATEWAY, long_lived=True)
+    @observed(correlation=api_request_id, long_lived=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         started = time.perf_counter()
         response = dict(asgi(event, context))
