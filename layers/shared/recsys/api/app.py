@@ -268,18 +268,20 @@ def _as_api_error(exc: Exception) -> errors.ApiError:
     return errors.InternalError("Internal server error")
 
 
-def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+# The exception handlers are coroutines: Starlette runs a plain `def` one in a worker thread, a new
+# thread per error response under Mangum (0.19 ms more CPU for a 404 in-process, 0.26 against 0.07).
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     return error_response(request, errors.from_validation(list(exc.errors())))
 
 
-def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     mapped: type[errors.ApiError] = {404: errors.NotFound, 405: errors.MethodNotAllowed}.get(
         exc.status_code, errors.InvalidInput
     )
     return error_response(request, mapped(str(exc.detail)))
 
 
-def _api_error(request: Request, exc: errors.ApiError) -> JSONResponse:
+async def _api_error(request: Request, exc: errors.ApiError) -> JSONResponse:
     return error_response(request, exc)
 
 
@@ -292,7 +294,7 @@ _DOMAIN_ERRORS: dict[type[DomainError], type[errors.ApiError]] = {
 }
 
 
-def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
+async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
     mapped = next(
         (api for domain, api in _DOMAIN_ERRORS.items() if isinstance(exc, domain)), errors.InvalidInput
     )
