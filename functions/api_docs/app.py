@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from mangum import Mangum
 
 from recsys.api.openapi import document
+from recsys.observability import api_request_id, observed
 
 app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -25,5 +26,6 @@ def docs() -> HTMLResponse:
 _asgi = Mangum(app, lifespan="off")
 
 
+@observed(correlation=api_request_id)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(_asgi(event, context))

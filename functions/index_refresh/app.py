@@ -10,13 +10,12 @@ from recsys.api import dependencies as deps
 from recsys.config import get_settings
 from recsys.logic import spark_training
 from recsys.logic.refresh import RefreshStores
-from recsys.observability import logger, metrics
+from recsys.observability import event_id, metrics, observed
 
 JOB_FILE = Path(__file__).with_name("jobs") / "train_als.py"
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context
+@observed(correlation=event_id)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = get_settings()
     stores = RefreshStores(

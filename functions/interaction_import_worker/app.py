@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from recsys.api import dependencies as deps
 from recsys.api.routes.interactions import interaction_from_row
 from recsys.logic.interaction_import import import_id_of, run_import
-from recsys.observability import logger, long_lived_after_first_call
+from recsys.observability import logger, observed
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -52,8 +52,7 @@ def handler_for(context: Any) -> Any:
     return record_handler
 
 
-@long_lived_after_first_call
-@logger.inject_lambda_context
+@observed(long_lived=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return process_partial_response(
         event=event, record_handler=handler_for(context), processor=processor, context=context

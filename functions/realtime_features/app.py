@@ -9,12 +9,10 @@ from typing import Any
 
 from recsys.api.dependencies import catalog, failure_queue, feature_store
 from recsys.logic.interactions import consume_batch, update_realtime_features
-from recsys.observability import logger, long_lived_after_first_call, metrics
+from recsys.observability import metrics, observed
 
 
-@long_lived_after_first_call
-@metrics.log_metrics
-@logger.inject_lambda_context
+@observed(long_lived=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = [(r["kinesis"]["sequenceNumber"], r["kinesis"]["data"]) for r in event["Records"]]
     failed = consume_batch(

@@ -4,10 +4,10 @@ from typing import Any
 
 from recsys.api import dependencies as deps
 from recsys.logic.replay import replay
-from recsys.observability import logger
+from recsys.observability import observed
 
 
-@logger.inject_lambda_context
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     queue = deps.failure_queue()
     if queue is None:

@@ -6,7 +6,7 @@ import inspect
 
 from fastapi.routing import APIRoute
 
-from recsys.api.openapi import ALL_ROUTERS
+from recsys.api.openapi import ALL_ROUTERS, full_app
 
 
 def dependencies(dependant):
@@ -26,3 +26,9 @@ def test_no_route_or_dependency_runs_in_a_thread():
                 if dependency.call is not None and not inspect.iscoroutinefunction(dependency.call):
                     blocking.append(f"{route.path}: {dependency.call.__name__}")
     assert blocking == []
+
+
+def test_no_exception_handler_runs_in_a_thread():
+    """Starlette runs a plain `def` exception handler in a worker thread: every error response."""
+    handlers = full_app().exception_handlers
+    assert handlers and all(inspect.iscoroutinefunction(h) for h in handlers.values()), handlers

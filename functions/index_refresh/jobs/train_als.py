@@ -3,7 +3,7 @@
 EMR Serverless (release emr-7.x, Spark 3.5) runs it in AWS; locally the AWS emulator runs it with
 pyspark in `local[2]` mode, with the same arguments (localcloud/services/spark_jobs.py). The
 refresh function uploads this file, starts the run, and publishes the model when the run ends
-(recsys/logic/refresh.py, README "Architecture").
+(recsys/logic/spark_training.py, README "Training on Spark").
 
 It reads the interaction log (`user_events`) straight from Cassandra with the Spark Cassandra
 Connector and applies the trainer's rules, which the refresh passes in so that both paths share

@@ -33,7 +33,7 @@ class Settings(BaseModel):
     # Where interaction history files are uploaded; the queue their workers hand over on (worker only).
     interaction_import_bucket: str = Field(default="", alias="INTERACTION_IMPORT_BUCKET")
     interaction_import_queue_url: str | None = Field(default=None, alias="INTERACTION_IMPORT_QUEUE_URL")
-    # Where stream consumers park records that can never succeed (for `make replay`); consumers only.
+    # Where stream consumers park records that can never succeed; the consumers and the replay only.
     failure_queue_url: str | None = Field(default=None, alias="FAILURE_QUEUE_URL")
     # How often an execution environment looks for a newer model version in S3 (latest.json).
     model_check_seconds: float = Field(default=30.0, alias="MODEL_CHECK_SECONDS", ge=0)

@@ -1,7 +1,8 @@
 """Clients of the stores, created on first use and reused across warm invocations.
 
 Nothing connects at import time; each client is built from the typed settings, and AWS
-clients take their endpoint from the environment (AWS_ENDPOINT_URL locally, none on AWS).
+clients take their endpoint from the environment (AWS_ENDPOINT_URL locally, none on AWS); their
+calls are traced wherever the Tracer is on (recsys.observability).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import threading
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
+
+from recsys.observability import trace_aws_calls
 
 if TYPE_CHECKING:
     import psycopg
@@ -24,6 +27,7 @@ _cassandra: dict[tuple[tuple[str, ...], int, str], Session] = {}
 
 @cache
 def aws_client(service: str) -> Any:
+    trace_aws_calls()  # before botocore's first client: each call a subsegment of the trace
     import boto3
 
     return boto3.session.Session().client(service)

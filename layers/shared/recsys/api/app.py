@@ -37,7 +37,7 @@ from recsys.errors import (
     NotPublishedError,
     VersionConflictError,
 )
-from recsys.observability import logger, long_lived_after_first_call, metrics
+from recsys.observability import api_request_id, logger, metrics, observed
 from recsys.stores.api_keys import TIER_LIMITS, ApiKey, hash_key
 from recsys.stores.failures import is_invalid_value, is_store_failure
 from recsys.stores.rate_limits import Budget, unmetered
@@ -49,6 +49,8 @@ _key_cache: dict[str, tuple[float, ApiKey | None]] = {}
 
 
 def request_id_of(request: Request) -> str:
+    """API Gateway's id of the request (the id the handler's logs are correlated by), else one
+    made here (an event without one, or the app run in-process)."""
     event = request.scope.get("aws.event") or {}
     return str((event.get("requestContext") or {}).get("requestId") or f"req_{uuid.uuid4().hex}")
 
@@ -144,7 +146,7 @@ class Guard:
             return
         request = Request(scope, receive)
         request.state.request_id = request_id_of(request)
-        logger.set_correlation_id(request.state.request_id)
+        logger.set_correlation_id(request.state.request_id)  # the same id, also when one was made
         added = {"X-Request-Id": request.state.request_id}
         started = False
 
@@ -266,18 +268,20 @@ def _as_api_error(exc: Exception) -> errors.ApiError:
     return errors.InternalError("Internal server error")
 
 
-def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+# The exception handlers are coroutines: Starlette runs a plain `def` one in a worker thread, a new
+# thread per error response under Mangum (0.19 ms more CPU for a 404 in-process, 0.26 against 0.07).
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     return error_response(request, errors.from_validation(list(exc.errors())))
 
 
-def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     mapped: type[errors.ApiError] = {404: errors.NotFound, 405: errors.MethodNotAllowed}.get(
         exc.status_code, errors.InvalidInput
     )
     return error_response(request, mapped(str(exc.detail)))
 
 
-def _api_error(request: Request, exc: errors.ApiError) -> JSONResponse:
+async def _api_error(request: Request, exc: errors.ApiError) -> JSONResponse:
     return error_response(request, exc)
 
 
@@ -290,7 +294,7 @@ _DOMAIN_ERRORS: dict[type[DomainError], type[errors.ApiError]] = {
 }
 
 
-def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
+async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
     mapped = next(
         (api for domain, api in _DOMAIN_ERRORS.items() if isinstance(exc, domain)), errors.InvalidInput
     )
@@ -320,12 +324,18 @@ def create_app(*routers: APIRouter) -> FastAPI:
 
 def lambda_handler(*routers: APIRouter) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point of one endpoint function: its routers behind the shared guarantees."""
+    return serve(create_app(*routers))
+
+
+def serve(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The handler that serves `app` to API Gateway, in the one decorator stack: its logs are
+    correlated by API Gateway's request id, the id the guard puts in X-Request-Id and in every
+    error envelope."""
     from mangum import Mangum
 
-    asgi = Mangum(create_app(*routers), lifespan="off")
+    asgi = Mangum(app, lifespan="off")
 
-    @long_lived_after_first_call
-    @metrics.log_metrics
+    @observed(correlation=api_request_id, long_lived=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         started = time.perf_counter()
         response = dict(asgi(event, context))

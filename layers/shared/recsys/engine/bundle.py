@@ -1,9 +1,11 @@
 """A published model version: what training writes to S3 under `<model_version>/` and serving loads.
 
-model.npz      P, Q (item embeddings), popularity
+model.npz      P, Q (item embeddings), popularity, when each item entered the catalog, and which
+               items' embeddings were learned from interactions (the others placed by content)
 items.json     position -> item_id, and each item's category
 index.faiss    the FAISS index over Q
-metadata.json  version, algorithm, parameters, blend, counts, index recall, timings
+metadata.json  version, algorithm, parameters, blend, counts, index recall, rating calibration,
+               timings; for a model trained on Spark, the run's id, counts and timings
 catalog.json   the active catalog as the refresh read it, column by column (CatalogSnapshot)
 """
 

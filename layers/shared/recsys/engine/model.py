@@ -114,7 +114,9 @@ class Action:
 
 @dataclass(frozen=True)
 class UserProfile:
-    """What the model needs to know of a user, all of it from the real-time feature store."""
+    """What the model needs to know of a user: the items acted on and the last actions (serving
+    reads them from the real-time feature store, training from the log), the current session, and
+    the favourite categories (the user's preferences)."""
 
     weights: Mapping[str, float] = field(default_factory=dict)  # item -> summed action weight
     recent: Sequence[Action] = ()  # newest first
