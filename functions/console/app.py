@@ -14,6 +14,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from recsys.observability import api_request_id, observed
+
 STATIC = Path(__file__).with_name("static")
 TYPES = {
     "index.html": "text/html; charset=utf-8",
@@ -42,6 +44,7 @@ def _request_id(event: dict[str, Any]) -> str:
     return str((event.get("requestContext") or {}).get("requestId") or "")
 
 
+@observed(correlation=api_request_id, long_lived=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     asset = (event.get("pathParameters") or {}).get("asset")
     name = "index.html" if asset is None else asset
