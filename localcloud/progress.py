@@ -77,6 +77,9 @@ class Progress:
         self.done = 0.0
         self.status = ""  # a word after the figures, e.g. the import's "applying"
         self.started = clock()
+        # the first report: the rate counts from there, so that a slow start (a cold start, an
+        # upload before the first row is read) does not stretch the time left for long after
+        self._origin: tuple[float, float] | None = None
         self._drawn_at: float | None = None
         self._width = 0  # of the last line drawn, to blank it
         self._lock = threading.Lock()
@@ -84,6 +87,8 @@ class Progress:
 
     # -- what callers report ---------------------------------------------------------------
     def set(self, done: float, status: str | None = None) -> None:
+        if self._origin is None:
+            self._origin = (self.clock(), done)
         self.done = done
         if status is not None:
             self.status = status
@@ -114,8 +119,12 @@ class Progress:
 
     # -- what is drawn ---------------------------------------------------------------------
     def rate(self) -> float | None:
-        spent = self.clock() - self.started
-        return self.done / spent if spent > 0 and self.done > 0 else None
+        """Per second since the first report (None until a second one moved the count)."""
+        if self._origin is None:
+            return None
+        since, first = self._origin
+        spent, moved = self.clock() - since, self.done - first
+        return moved / spent if spent > 0 and moved > 0 else None
 
     def remaining(self) -> float | None:
         """Seconds left at the rate so far (None while it cannot be told)."""
