@@ -11,7 +11,9 @@ second at 8 parallel clients, and the time inside the function. The floor is GET
 Then event to effect (an interaction to changed recommendations), a refresh (training, index,
 publish: its time and peak memory), and ingest (bench/ingest.py, on a stack of its own).
 
-It prints a table, the goals of issue 10 with what this run measured against each, and, last,
+Every request goes through the Python client (clients/python) without retries, timed by the
+client. It prints a table, the goals of issue 10 with what this run measured against each,
+writes a chart of the endpoints' latency (docs/bench.png unless --chart says where) and, last,
 one JSON object whose keys other tools read (keep them stable).
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -30,7 +33,8 @@ from pathlib import Path
 from bench import effect, endpoints, ingest, synthetic
 from bench.endpoints import Endpoint
 from bench.scale import load as load_scale
-from localcloud.settings import HOST, SCALE_STACK, SERVED_STACK, Stack
+from localcloud.charts import bench_chart
+from localcloud.settings import HOST, ROOT, SCALE_STACK, SERVED_STACK, Stack
 from localcloud.stack import LocalCloud
 from recsys.config import Settings
 
@@ -192,7 +196,8 @@ def measure(cloud: LocalCloud, scale: Scale, key: str, figures: dict[str, float]
     figures["cold_start_ms"] = cold["recs"]
     with cloud.serve_stack(scale.runtime, cloud.layout.log("bench-runtime"), api_only=True) as (port, invoke):
         for endpoint in scale.endpoints:
-            measured = endpoints.measure(HOST, port, own_key(endpoint.name), endpoint, RUNS, CLIENTS, SECONDS)
+            base = f"http://{HOST}:{port}"
+            measured = endpoints.measure(base, own_key(endpoint.name), endpoint, RUNS, CLIENTS, SECONDS)
             measured["cold_ms"] = cold[endpoint.name]
             for name, value in measured.items():
                 if name.startswith("keepalive_"):
@@ -201,7 +206,7 @@ def measure(cloud: LocalCloud, scale: Scale, key: str, figures: dict[str, float]
                     figures[f"{endpoint.name}_rps_8"] = value
                 else:
                     figures[f"{endpoint.name}_{name}"] = value
-        figures.update(effect.event_to_effect(HOST, port, own_key("effect"), EFFECT_TRIALS))
+        figures.update(effect.event_to_effect(f"http://{HOST}:{port}", own_key("effect"), EFFECT_TRIALS))
         if scale is SEEDED:  # at scale, the measured refresh is the one that trained the model
             figures.update(refresh_figures(cloud, invoke))
     figures["rps_8"] = figures["recs_rps_8"]
@@ -212,6 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=["seeded", "100k"], default="seeded")
     parser.add_argument(
         "--skip-ingest", action="store_true", help="leave out bench/ingest.py (about 3 minutes)"
+    )
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        default=None,
+        help="where to write the chart of latency per endpoint (PNG; default docs/bench.png, "
+        "docs/bench-100k.png at 100k)",
     )
     args = parser.parse_args(argv)
     cloud = LocalCloud()
@@ -275,6 +287,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\ngoal                                          measured                              met")
         for goal, measured, met in goals(figures):
             print(f"  {goal:<44} {measured:<37} {'yes' if met else 'NO'}")
+    chart = args.chart or ROOT / "docs" / ("bench.png" if scale is SEEDED else f"bench-{scale.name}.png")
+    note = (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores (shared: figures move between runs)"
+    )
+    bench_chart({"scale": scale.name, **figures}, chart, note=note)
+    print(f"chart: {chart}")
     print(f"(took {time.perf_counter() - started:.0f} s)")
     print(json.dumps({"scale": scale.name, **figures}))
     return 0

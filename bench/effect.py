@@ -13,46 +13,41 @@ consumer's cold start (about a second; measured after `make up`: 1,095 ms, then 
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 import uuid
 
-from bench.endpoints import KeepAlive, percentile
+from bench.endpoints import client, percentile
+from recsys_client import RecsysClient
 
 TIMEOUT_S = 10.0
 
 
-def _items(connection: KeepAlive, user: str) -> list[str]:
-    status, body, _ = connection.request("GET", f"/v1/recommendations?user_id={user}&limit=10")
-    if status != 200:
-        raise RuntimeError(f"recommendations for {user}: HTTP {status}")
-    return [r["item_id"] for r in json.loads(body)["recommendations"]]
+def _items(api: RecsysClient, user: str) -> list[str]:
+    raw = api.send("GET", f"/v1/recommendations?user_id={user}&limit=10")
+    if raw.status != 200:
+        raise RuntimeError(f"recommendations for {user}: HTTP {raw.status}")
+    return [r["item_id"] for r in raw.json()["recommendations"]]
 
 
-def event_to_effect(host: str, port: int, key: str, trials: int) -> dict[str, float]:
-    connection = KeepAlive(host, port, key)
+def event_to_effect(base: str, key: str, trials: int) -> dict[str, float]:
+    """On one kept-alive connection of the Python client, without retries: the interaction
+    through its typed method (under an X-Event-ID of ours), the lists read raw, as fast as the
+    API answers."""
     tag = uuid.uuid4().hex[:6]
     took: list[float] = []
-    try:
+    with client(base, key, keep_alive=True) as api:
         for trial in range(trials + 1):
             user = f"bench_effect_{tag}_{trial}"
-            before = _items(connection, user)
+            before = _items(api, user)
             if not before:
                 raise RuntimeError("no recommendations to act on: is the stack seeded?")
-            event = {"user_id": user, "item_id": before[0], "action": "watch"}
             started = time.perf_counter()
-            status, _, _ = connection.request(
-                "POST", "/v1/interactions", json.dumps(event).encode(), {"X-Event-ID": f"{tag}-{trial}"}
-            )
-            if status != 202:
-                raise RuntimeError(f"the interaction was not accepted: HTTP {status}")
-            while _items(connection, user) == before:
+            api.record_interaction(user, before[0], "watch", event_id=f"{tag}-{trial}")  # raises unless 202
+            while _items(api, user) == before:
                 if time.perf_counter() - started > TIMEOUT_S:
                     raise RuntimeError(f"{user}'s recommendations did not change within {TIMEOUT_S} s")
             took.append((time.perf_counter() - started) * 1000)
-    finally:
-        connection.close()
     first, warm = took[0], took[1:]
     return {
         "effect_p50_ms": round(statistics.median(warm), 1),

@@ -22,17 +22,20 @@ import statistics
 import sys
 import threading
 import time
-import urllib.request
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import redis
 from cassandra.concurrent import execute_concurrent_with_args
 
+from bench.endpoints import client, sample
 from localcloud import seed
 from localcloud.connections import postgres, redis_db
+from localcloud.progress import Progress
 from localcloud.settings import BENCH_STACK, HOST
 from localcloud.stack import LocalCloud
+from recsys_client import RecsysClient
 
 if TYPE_CHECKING:
     from cassandra.cluster import Session
@@ -40,11 +43,11 @@ if TYPE_CHECKING:
 EVENTS, BATCH, CLIENTS, USERS = 60_000, 500, 4, 200
 
 
-def api_request(url: str, key: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
-    with urllib.request.urlopen(request, timeout=120) as reply:  # the local gateway, on loopback
-        return reply.status, reply.read()
+def import_progress(total: int, label: str = "history import") -> tuple[Progress, Callable[[Any], None]]:
+    """A bar of an import's rows read (on a terminal only) and the callback that moves it, for
+    RecsysClient.wait_for_interaction_import(on_status=...)."""
+    bar = Progress(label, total=total, unit="rows")
+    return bar, lambda status: bar.set(status.rows_read, status=status.status)
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -70,13 +73,22 @@ def batch_ingest(cloud: LocalCloud, base: str, key: str) -> dict[str, float]:
     ]
     bodies = [json.dumps({"events": events}).encode() for events in batches]
     features = redis_db(cloud.ports.redis, BENCH_STACK.redis_db)
+    local = threading.local()
+
+    def post(body: bytes) -> int:
+        """One batch as it was built, on a new connection, without retries (as before the client)."""
+        if not hasattr(local, "api"):
+            local.api = client(base, key, keep_alive=False)
+        raw = local.api.send("POST", "/v1/interactions/batch", body=body)
+        if raw.status != 202:
+            raise RuntimeError(f"the batch endpoint answered HTTP {raw.status}: {raw.body[:200]!r}")
+        return int(raw.json()["accepted"])
+
     with cloud.cassandra.session() as session:  # connected before the clock starts
         session.set_keyspace(BENCH_STACK.keyspace)
         started = time.perf_counter()
-        url = f"{base}/v1/interactions/batch"
         with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
-            replies = pool.map(lambda body: api_request(url, key, "POST", body), bodies)
-            accepted = sum(json.loads(reply)["accepted"] for _, reply in replies)
+            accepted = sum(pool.map(post, bodies))
         api_done = time.perf_counter()
         logged, counted = _wait_until_stored(session, features, batches, started)
     return {
@@ -135,14 +147,16 @@ def _wait_until_stored(
 
 
 def single_events(base: str, key: str, tag: str, stop: threading.Event | None, limit: int) -> list[float]:
+    """POST /v1/interactions, serial, each on a new connection, no retries: the client's timing."""
     samples: list[float] = []
     n = 0
-    while (stop is None or not stop.is_set()) and n < limit:
-        body = json.dumps({"user_id": f"single_{tag}", "item_id": f"movie_{n % 1682 + 1}", "action": "click"})
-        started = time.perf_counter()
-        api_request(f"{base}/v1/interactions", key, "POST", body.encode())
-        samples.append((time.perf_counter() - started) * 1000)
-        n += 1
+    with client(base, key, keep_alive=False) as api:
+        while (stop is None or not stop.is_set()) and n < limit:
+            event = {"user_id": f"single_{tag}", "item_id": f"movie_{n % 1682 + 1}", "action": "click"}
+            samples.append(
+                sample(api.send("POST", "/v1/interactions", json_body=event), "interaction", 202).ms
+            )
+            n += 1
     return samples
 
 
@@ -156,28 +170,24 @@ def import_movielens(cloud: LocalCloud, base: str, key: str) -> dict[str, float]
     ]
     data = "\n".join(lines).encode()
     idle = single_events(base, key, tag, None, 200)
-    body = json.dumps({"format": "csv"}).encode()
-    _, reply = api_request(f"{base}/v1/interactions/imports", key, "POST", body)
-    created = json.loads(reply)
     stop = threading.Event()
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    with (
+        RecsysClient(base, key, timeout=120) as api,
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        created = api.start_interaction_import("csv")
         during = pool.submit(single_events, base, key, tag, stop, 10**9)
-        started = time.perf_counter()
-        upload = urllib.request.Request(
-            created["upload_url"], data=data, method="PUT", headers={"Content-Type": "text/csv"}
-        )
-        with urllib.request.urlopen(upload, timeout=120):  # the emulator's S3, on loopback
-            pass
-        while True:
-            _, reply = api_request(f"{base}/v1/interactions/imports/{created['import_id']}", key)
-            status = json.loads(reply)
-            if status["status"] in ("completed", "failed") or time.perf_counter() - started > 600:
-                break
-            time.sleep(0.1)
-        took = time.perf_counter() - started
+        bar, on_status = import_progress(len(interactions))
+        with bar:
+            started = time.perf_counter()
+            api.upload_interaction_file(created.upload_url, data)  # the emulator's S3, on loopback
+            status = api.wait_for_interaction_import(
+                created.import_id, timeout=600, interval=0.1, on_status=on_status
+            )
+            took = time.perf_counter() - started
         stop.set()
         busy = during.result()
-    if status["status"] != "completed" or status["accepted"] != len(interactions):
+    if status.status != "completed" or status.accepted != len(interactions):
         raise RuntimeError(f"the import did not complete: {status}")
     idle_p50, idle_p99 = _percentiles(idle)
     busy_p50, busy_p99 = _percentiles(busy)
@@ -199,7 +209,7 @@ def run(cloud: LocalCloud) -> dict[str, float]:
     cloud.deploy(BENCH_STACK, fresh=True)
     items, _ = seed.read_movielens(seed.fetch(cloud.layout.cache / "datasets"))
     with postgres(cloud.ports.postgres, BENCH_STACK.database) as conn:
-        PostgresCatalog(conn).upsert_items(items)
+        seed.load_catalog(PostgresCatalog(conn), items)
     key = cloud.create_api_key("enterprise", ["read", "write"], "bench-ingest", stack=BENCH_STACK)
     with cloud.serve_stack("bench", cloud.layout.log("bench-runtime")) as (api_port, _):
         base = f"http://{HOST}:{api_port}"

@@ -2,7 +2,8 @@
 
     make bench            # needs `make up` (the AWS emulator); prints medians and ratios
 
-Measures, through the local API Gateway over HTTP: a cold start (a new execution environment:
+Measures, through the local API Gateway over HTTP (the Python client, without retries, a new
+connection per request, timed by the client): a cold start (a new execution environment:
 emulator + awslambdaric + imports) and a warm invoke; and the same handler called directly
 in-process, so the gateway's and runtime's added latency is warm minus direct.
 """
@@ -17,7 +18,6 @@ import os
 import statistics
 import sys
 import time
-import urllib.request
 import uuid
 from functools import partial
 from pathlib import Path
@@ -28,16 +28,19 @@ from localcloud.runtime import server
 from localcloud.runtime.server import LocalRuntime
 from localcloud.settings import HOST, Layout, Ports, aws_environment, local_context
 from localcloud.template import load_template
+from recsys_client import NO_RETRY, RecsysClient
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "e2e" / "runtime_fixture" / "template.yaml"
 COLD_RUNS, WARM_RUNS = 15, 300
+PATH = "/echo/bench"
 
 
-def get(url: str) -> float:
-    started = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=30) as reply:
-        reply.read()
-    return (time.perf_counter() - started) * 1000
+def get(api: RecsysClient, path: str) -> float:
+    """One GET on a new connection (the client without retries, keep_alive=False), in ms."""
+    raw = api.send("GET", path)
+    if raw.status != 200:
+        raise RuntimeError(f"{path}: HTTP {raw.status}")
+    return raw.elapsed * 1000
 
 
 def summary(name: str, samples: list[float]) -> float:
@@ -83,16 +86,16 @@ def main() -> None:
     )
     api_port, invoke_port = ports.api + 100, ports.invoke + 100
     runtime.start(HOST, api_port, invoke_port)
-    url = f"http://{HOST}:{api_port}/echo/bench"
+    api = RecsysClient(f"http://{HOST}:{api_port}", timeout=30, retry=NO_RETRY, keep_alive=False)
     try:
         cold = []
         for _ in range(COLD_RUNS):
             runtime.pools["EchoFunction"].stop()  # the next request needs a new environment
-            cold.append(get(url))
-        warm = [get(url) for _ in range(WARM_RUNS)]
-        with urllib.request.urlopen(url) as reply:  # the very event the gateway sends
-            event = json.loads(reply.read())["event"]
+            cold.append(get(api, PATH))
+        warm = [get(api, PATH) for _ in range(WARM_RUNS)]
+        event = api.send("GET", PATH).json()["event"]  # the very event the gateway sends
     finally:
+        api.close()
         runtime.shutdown()
     direct = direct_samples(event, WARM_RUNS)
 

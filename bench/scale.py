@@ -1,26 +1,21 @@
 """`make bench SCALE=100k`: the synthetic world (bench/synthetic.py) loaded into a stack of its own
 (`recsys-scale`) as a product would load it, and trained by the refresh function: the catalog
 through the catalog store, the 1,000,000 interactions as one history file through the bulk import
-(POST /v1/interactions/imports, timed from upload to `completed`), then IndexRefreshFunction.
+(POST /v1/interactions/imports with the Python client, timed from upload to `completed`), then
+IndexRefreshFunction.
 """
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
-from typing import Any
 
-from bench.ingest import api_request
+from bench.ingest import import_progress
 from bench.synthetic import World
 from localcloud.connections import postgres
+from localcloud.seed import load_catalog
 from localcloud.settings import SCALE_STACK
 from localcloud.stack import LocalCloud
-
-
-def _call(url: str, key: str, method: str = "GET", body: dict[str, Any] | None = None) -> dict[str, Any]:
-    _, reply = api_request(url, key, method, json.dumps(body).encode() if body is not None else None)
-    return dict(json.loads(reply))
+from recsys_client import RecsysClient
 
 
 def load(cloud: LocalCloud, base: str, key: str, world: World) -> dict[str, float]:
@@ -29,23 +24,20 @@ def load(cloud: LocalCloud, base: str, key: str, world: World) -> dict[str, floa
 
     started = time.perf_counter()
     with postgres(cloud.ports.postgres, SCALE_STACK.database) as conn:
-        PostgresCatalog(conn).upsert_items(world.items)
+        load_catalog(PostgresCatalog(conn), world.items, chunk=10_000)
     catalog_s = time.perf_counter() - started
-    created = _call(f"{base}/v1/interactions/imports", key, "POST", {"format": "csv"})
-    data = "\n".join(world.rows()).encode()
-    started = time.perf_counter()
-    upload = urllib.request.Request(
-        created["upload_url"], data=data, method="PUT", headers={"Content-Type": "text/csv"}
-    )
-    with urllib.request.urlopen(upload, timeout=300):
-        pass
-    while True:
-        status = _call(f"{base}/v1/interactions/imports/{created['import_id']}", key)
-        if status["status"] in ("completed", "failed") or time.perf_counter() - started > 1200:
-            break
-        time.sleep(0.5)
-    took = time.perf_counter() - started
-    if status["status"] != "completed" or status["accepted"] != len(world.users):
+    with RecsysClient(base, key, timeout=300) as api:
+        created = api.start_interaction_import("csv")
+        data = "\n".join(world.rows()).encode()
+        bar, on_status = import_progress(len(world.users))
+        with bar:
+            started = time.perf_counter()
+            api.upload_interaction_file(created.upload_url, data)
+            status = api.wait_for_interaction_import(
+                created.import_id, timeout=1200, interval=0.5, on_status=on_status
+            )
+            took = time.perf_counter() - started
+    if status.status != "completed" or status.accepted != len(world.users):
         raise RuntimeError(f"the history import did not complete: {status}")
     return {
         "catalog_load_s": round(catalog_s, 1),

@@ -4,7 +4,9 @@ MovieLens-100k (fetched by `make up`) is split by the protocol of evaluation/pro
 leave-last-out, ties in the data file's order). The training events go into a stack of their own
 (`recsys-eval`) through the project's ingest code, the refresh function trains on them through the
 local runtime, and every user's top 10 comes from `GET /v1/recommendations`. The baselines are
-computed in-process on the same split. The last line printed is one JSON object.
+computed in-process on the same split. Every API call goes through the Python client
+(clients/python). It writes a chart (docs/eval.png unless --chart says where), and the last line
+printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -14,16 +16,21 @@ import concurrent.futures
 import json
 import os
 import sys
+import threading
 import time
-import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from evaluation import baselines as baselines_module
 from evaluation.protocol import Event, item_universe, leave_last_out, metrics
 from localcloud import seed
-from localcloud.settings import EVAL_STACK, HOST
+from localcloud.charts import eval_chart
+from localcloud.progress import Progress, elapsed
+from localcloud.settings import EVAL_STACK, HOST, ROOT
 from localcloud.stack import LocalCloud
 from recsys.stores.index_artifacts import S3IndexArtifacts
+from recsys_client import RecsysClient
 
 KEYS = ("hr@10", "ndcg@10", "coverage@10", "se_hr@10", "se_ndcg@10")
 
@@ -47,39 +54,43 @@ def load_split(cloud: LocalCloud) -> tuple[list[Event], dict[str, str], list[str
 
 
 def served_rankings(
-    api_port: int, key: str, users: list[str], workers: int = 4
+    base_url: str, key: str, users: list[str], workers: int = 4
 ) -> tuple[dict[str, list[str]], set[str]]:
-    """Each user's top 10 through the API, and the model versions that answered."""
+    """Each user's top 10 through the API (the Python client: one per worker thread, each on its
+    own kept-alive connection, retrying a 429 or 503), and the model versions that answered."""
+    local = threading.local()
+    clients: list[RecsysClient] = []
 
     def top10(user: str) -> tuple[str, list[str], str]:
-        request = urllib.request.Request(
-            f"http://{HOST}:{api_port}/v1/recommendations?user_id={user}&limit=10",
-            headers={"Authorization": f"Bearer {key}"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as reply:  # loopback only
-            body = json.loads(reply.read())
-        return user, [r["item_id"] for r in body["recommendations"]], body["model_version"]
+        if not hasattr(local, "client"):
+            local.client = RecsysClient(base_url, key, timeout=60)
+            clients.append(local.client)
+        answer = local.client.get_recommendations(user, limit=10)
+        return user, [r.item_id for r in answer.recommendations], answer.model_version
 
     rankings: dict[str, list[str]] = {}
     versions: set[str] = set()
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        for user, ranked, version in pool.map(top10, users):
-            rankings[user] = ranked
-            versions.add(version)
+    try:
+        with (
+            concurrent.futures.ThreadPoolExecutor(workers) as pool,
+            Progress("ranking users through the API", total=len(users), unit="users") as bar,
+        ):
+            for user, ranked, version in pool.map(top10, users):
+                rankings[user] = ranked
+                versions.add(version)
+                bar.advance()
+    finally:
+        for client in clients:
+            client.close()
     _log(f"served by {', '.join(sorted(versions))}")
     return rankings, versions
 
 
-def set_blend(api_port: int, key: str, overrides: dict[str, float]) -> None:
+def set_blend(base_url: str, key: str, overrides: dict[str, float]) -> None:
     variants = [{"name": name, "weight": 1, "blend": overrides} for name in ("a", "b")]
-    request = urllib.request.Request(
-        f"http://{HOST}:{api_port}/v1/experiments/eval_blend",
-        data=json.dumps({"variants": variants}).encode(),
-        method="PUT",
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60):  # loopback only
-        _log(f"serving every user with {overrides}")
+    with RecsysClient(base_url, key, timeout=60) as client:
+        client.put_experiment("eval_blend", variants)
+    _log(f"serving every user with {overrides}")
 
 
 def _row(name: str, figures: dict[str, float]) -> str:
@@ -104,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="where the refresh trains: by the log's size (the default), in the function, or on Spark",
     )
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        default=ROOT / "docs" / "eval.png",
+        help="where to write the chart of HR@10 and NDCG@10 with their standard errors (PNG)",
+    )
     args = parser.parse_args(argv)
     cloud = LocalCloud()
     down = cloud.stores_down()
@@ -111,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the local cloud is not up ({', '.join(down)}): run `make up` first", file=sys.stderr)
         return 2
     summary = evaluate(cloud, args.training, args.blend, baselines=not args.skip_baselines)
+    note = f"{datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores" + (
+        f", blend {args.blend}" if args.blend else ""
+    )
+    eval_chart(summary, args.chart, note=note)
+    print(f"  chart: {args.chart}")
     print(json.dumps(summary))
     return 0
 
@@ -138,10 +160,11 @@ def evaluate(
         _log(f"trained {version} through the refresh function")
         time.sleep(0.1)
         key = cloud.create_api_key("enterprise", ["read", "admin"], "eval", stack=EVAL_STACK)
+        base_url = f"http://{HOST}:{api_port}"
         if blend:
             overrides = {k.strip(): float(v) for k, v in (pair.split("=") for pair in blend.split(","))}
-            set_blend(api_port, key, overrides)
-        rankings, versions = served_rankings(api_port, key, sorted(held_out))
+            set_blend(base_url, key, overrides)
+        rankings, versions = served_rankings(base_url, key, sorted(held_out))
     results: dict[str, dict[str, Any]] = {"served": metrics(rankings, held_out, len(items))}
     chosen: dict[str, dict[str, float]] = {}
     if baselines:
@@ -152,7 +175,8 @@ def evaluate(
             ("sequential", baselines_module.sequential_ease),
         ):
             _log(f"baseline {name} (hyper-parameters chosen on the validation split)...")
-            result = run(train, items)
+            with elapsed(f"baseline {name}"):
+                result = run(train, items)
             results[name] = metrics(result.rankings, held_out, len(items))
             chosen[name] = result.params
     print(f"\nMovieLens-100k, leave-last-out (ties in file order), {len(held_out)} users, {len(items)} items")

@@ -27,6 +27,7 @@ from typing import Any
 
 from localcloud.connections import postgres, redis_db
 from localcloud.deploy import deploy
+from localcloud.progress import Progress
 from localcloud.services.servers import Servers
 from localcloud.settings import Stack
 from localcloud.template import StackContext
@@ -144,18 +145,18 @@ class HistoryImport:
         )
         self._s3.put_object(Bucket=self._bucket, Key=key, Body="\n".join(rows).encode())
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self._registry.get(import_id)
-            if found is not None and current_status(found, self._registry, *self._stores) in (
-                "completed",
-                "failed",
-            ):
-                final = self._registry.get(import_id)
-                assert final is not None
-                if final.status == "failed" or final.rejected:
-                    raise RuntimeError(f"import {import_id}: {final.failure or final.errors[:3]}")
-                return {"accepted": final.accepted, "duplicates": final.duplicates}
-            time.sleep(0.2)
+        with Progress("history import", total=len(interactions), unit="rows") as bar:
+            while time.monotonic() < deadline:
+                found = self._registry.get(import_id)
+                status = current_status(found, self._registry, *self._stores) if found else "uploaded"
+                bar.set(found.rows_read if found else 0, status=status)
+                if status in ("completed", "failed"):
+                    final = self._registry.get(import_id)
+                    assert final is not None
+                    if final.status == "failed" or final.rejected:
+                        raise RuntimeError(f"import {import_id}: {final.failure or final.errors[:3]}")
+                    return {"accepted": final.accepted, "duplicates": final.duplicates}
+                time.sleep(0.2)
         raise TimeoutError(f"import {import_id} did not complete in {timeout:.0f}s")
 
 
@@ -175,6 +176,14 @@ def history_import(servers: Servers, stack: Stack, context: StackContext) -> Ite
         )
 
 
+def load_catalog(catalog: PostgresCatalog, items: list[Item], chunk: int = 2_000) -> None:
+    """Items into the catalog store, in transactions of `chunk` items (a bar on a terminal)."""
+    with Progress("catalog", total=len(items), unit="items") as bar:
+        for start in range(0, len(items), chunk):
+            catalog.upsert_items(items[start : start + chunk])
+            bar.set(min(len(items), start + chunk))
+
+
 @dataclass(frozen=True)
 class Seeded:
     """What an ingest stored: the catalog's items and users, and the history's rows the import
@@ -188,10 +197,12 @@ class Seeded:
 
 def ingest(items: list[Item], interactions: list[Interaction], history: HistoryImport) -> Seeded:
     """A catalog (through the catalog store) and its history (through the bulk import)."""
-    history.catalog.upsert_items(items)
+    load_catalog(history.catalog, items)
     users = sorted({i.user_id for i in interactions})
-    for user_id in users:
-        history.catalog.upsert_user(User(user_id=user_id, is_new_user=False))
+    with Progress("users", total=len(users), unit="users") as bar:
+        for user_id in users:
+            history.catalog.upsert_user(User(user_id=user_id, is_new_user=False))
+            bar.advance()
     counts = history.run(interactions)
     return Seeded(len(items), len(users), counts["accepted"], counts["duplicates"])
 

@@ -51,16 +51,7 @@ class LocalRuntime:
         create_stack_resources(ctx, clients)
         self.functions = load_functions(ctx, root)
         python = build.runtime_python(state)
-        dependency_dirs: dict[str, Path] = {}
-        for spec in self.functions.values():
-            owners = [(spec.logical_id, spec.code_dir)] + [
-                (lay.logical_id, lay.content_dir) for lay in spec.layers
-            ]
-            for owner, folder in owners:
-                if owner not in dependency_dirs:
-                    built = build.dependencies(folder / "requirements.txt", state / "build" / owner, python)
-                    if built is not None:
-                        dependency_dirs[owner] = built
+        dependency_dirs = build.function_dependencies(build.spec_folders(self.functions), state, python)
         parts = RuntimeParts(build.runtime_interface_emulator(cache), python, dependency_dirs)
         self.pools = {
             logical_id: FunctionPool(

@@ -18,6 +18,7 @@ from typing import ClassVar
 from localcloud.runtime import build
 from localcloud.services.base import Service, ServiceError, port_is_open, wait_until
 from localcloud.settings import HOST, ROOT
+from localcloud.template import load_template
 
 
 def runtime_command(
@@ -50,7 +51,10 @@ class LambdaRuntime(Service):
     def install(self) -> None:
         try:
             build.runtime_interface_emulator(self.layout.cache)
-            build.runtime_python(self.layout.state)
+            python = build.runtime_python(self.layout.state)
+            # the layers' and functions' requirements too, here where their progress shows
+            folders = build.template_folders(load_template(self.layout.template), self.layout.root)
+            build.function_dependencies(folders, self.layout.state, python)
         except build.BuildError as exc:
             raise ServiceError(str(exc)) from None
 

@@ -22,6 +22,7 @@ def test_up_again_is_harmless(cloud):
     result = run("up")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("already running") == len(cloud.services)
+    assert "\r" not in result.stdout + result.stderr  # not a terminal: no progress is drawn
     assert {service.name: service.pid() for service in cloud.services} == before
 
 

@@ -480,6 +480,42 @@ def test_a_history_file_upload_is_retried_on_503_and_s3_errors_are_raised(clock)
     assert raised.value.request_id == "r9"
 
 
+def _import_status(status: str, rows_read: int) -> Reply:
+    return Reply(
+        200,
+        {
+            "import_id": "iimp_1",
+            "status": status,
+            "format": "csv",
+            "rows_read": rows_read,
+            "accepted": rows_read,
+            "duplicates": 0,
+            "rejected": 0,
+            "errors": [],
+            "created_at": "2026-12-01T10:00:00Z",
+            "read_at": None,
+            "completed_at": "2026-12-01T10:00:09Z" if status == "completed" else None,
+            "request_id": "r1",
+        },
+    )
+
+
+def test_waiting_for_an_import_shows_each_status_read_to_a_callback(clock):
+    replies = [
+        _import_status("processing", 0),
+        _import_status("applying", 5000),
+        _import_status("completed", 7000),
+    ]
+    seen: list[tuple[str, int]] = []
+    with fake_api(replies) as api:
+        final = client_of(api, clock).wait_for_interaction_import(
+            "iimp_1", interval=0.001, on_status=lambda status: seen.append((status.status, status.rows_read))
+        )
+    assert final.status == "completed" and final.rows_read == 7000
+    assert seen == [("processing", 0), ("applying", 5000), ("completed", 7000)]
+    assert [s.path for s in api.requests] == ["/v1/interactions/imports/iimp_1"] * 3
+
+
 def test_the_client_is_a_context_manager_and_reads_its_settings_from_the_environment(monkeypatch, clock):
     with fake_api([ITEM]) as api:
         monkeypatch.setenv("RECSYS_API_URL", api.url)

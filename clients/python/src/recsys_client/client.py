@@ -8,7 +8,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
@@ -292,15 +292,24 @@ class RecsysClient:
         return created
 
     def wait_for_interaction_import(
-        self, import_id: str, *, until: Iterable[str] = ("completed", "failed"), timeout: float = 600.0
+        self,
+        import_id: str,
+        *,
+        until: Iterable[str] = ("completed", "failed"),
+        timeout: float = 600.0,
+        interval: float = 0.2,
+        on_status: Callable[[m.InteractionImportStatus], None] | None = None,
     ) -> m.InteractionImportStatus:
-        """Poll the import until its status is one of `until` (or `timeout` seconds passed)."""
+        """Poll the import every `interval` seconds until its status is one of `until` (or
+        `timeout` seconds passed); `on_status` sees each status read (e.g. to show `rows_read`)."""
         wanted, deadline = set(until), time.monotonic() + timeout
         while True:
             status = self.get_interaction_import(import_id)
+            if on_status is not None:
+                on_status(status)
             if status.status in wanted or time.monotonic() >= deadline:
                 return status
-            time.sleep(0.2)
+            time.sleep(interval)
 
     # -- feedback ------------------------------------------------------------------------------
     def create_feedback(
