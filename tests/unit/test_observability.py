@@ -81,13 +81,6 @@ def log_lines(monkeypatch):
     logger.set_correlation_id(None)
 
 
-@pytest.fixture(autouse=True)
-def _metrics(monkeypatch):
-    """The metrics' namespace, as template.yaml sets it; none left by other tests' requests."""
-    monkeypatch.setattr(metrics.provider, "namespace", "Recommendations")
-    metrics.clear_metrics()
-
-
 @pytest.fixture
 def segments(monkeypatch):
     """The tracer's subsegments, recorded."""
