@@ -13,6 +13,11 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=lint AWS_SECRET_ACCESS_KEY=lint \
 	PATH=$(dir $(PYTHON312)):$$PATH
 PY := $(VENV)/bin/python
+# The AWS emulator: moto's server by default, LocalStack on the host with AWS=localstack
+# (`make up AWS=localstack`; later commands find the one running). See the README's "LocalStack".
+ifdef AWS
+export RECSYS_AWS_EMULATOR := $(AWS)
+endif
 STAMP := $(VENV)/.installed
 
 # The project, and the Python client (clients/python) that its tests and callers import, editable.
@@ -31,7 +36,7 @@ help: ## list the targets
 
 venv: $(STAMP) ## create the project virtual environment (.venv, Python 3.12)
 
-up: $(STAMP) ## the whole system: services, schema, AWS resources, seeded data, a trained model, the API on :3000
+up: $(STAMP) ## the whole system: services, schema, AWS resources, seeded data, a trained model, the API on :3000 [AWS=localstack]
 	@$(PY) -m localcloud up
 
 down: ## stop every local service
@@ -60,7 +65,7 @@ refresh: $(STAMP) ## retrain the model now (IndexRefreshFunction; TRAINING=spark
 replay: $(STAMP) ## put the interaction failure queue's records back on the stream (JSON counts, last line)
 	@$(PY) -m localcloud replay
 
-test: up ## run every test tier against the local cloud (starts it if needed)
+test: up ## run every test tier against the local cloud (starts it if needed) [AWS=localstack]
 	$(PY) -m pytest tests
 
 test-unit: $(STAMP) ## unit tests only (no servers needed)

@@ -1,17 +1,24 @@
 """The one AWS client factory (recsys.connections.new_aws_client) and the emulator choice around
 it: plain boto3 on AWS, endpoints from AWS_ENDPOINT_URL(_<SERVICE>), localstack-client when
-LocalStack is the chosen emulator."""
+LocalStack is the chosen emulator, and the services `make up` runs for each emulator."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import localstack_client.session
 import pytest
 
 from localcloud import connections as local_connections
+from localcloud.services.aws_emulator import AwsEmulator
+from localcloud.services.base import ServiceError, kill_processes_mentioning, pid_alive, wait_until
+from localcloud.services.localstack import LocalStack, MotoEmrServerless
+from localcloud.services.servers import Servers
 from localcloud.settings import (
     ACCOUNT_ID,
     Layout,
@@ -133,3 +140,86 @@ def test_the_emulator_is_the_one_named_or_else_a_running_localstack(monkeypatch,
     monkeypatch.setenv(EMULATOR_VARIABLE, "docker")
     with pytest.raises(SystemExit, match="moto, localstack"):
         aws_emulator(layout)
+
+
+def test_servers_run_localstack_with_moto_for_emr_serverless_or_moto_alone(monkeypatch, tmp_path):
+    layout = Layout(state=tmp_path)
+    monkeypatch.setenv(EMULATOR_VARIABLE, "localstack")
+    servers = Servers(layout, Ports())
+    assert isinstance(servers.aws, LocalStack)
+    assert [type(s) for s in servers.aws_sidecars] == [MotoEmrServerless]
+    assert servers.stores[-2:] == [servers.aws, *servers.aws_sidecars]
+    assert [type(s) for s in servers.other_emulators()] == [AwsEmulator]
+    monkeypatch.setenv(EMULATOR_VARIABLE, "moto")
+    servers = Servers(layout, Ports())
+    assert isinstance(servers.aws, AwsEmulator) and servers.aws_sidecars == []
+    assert {type(s) for s in servers.other_emulators()} == {LocalStack, MotoEmrServerless}
+
+
+def test_switching_emulators_while_one_runs_says_make_down_first(monkeypatch, tmp_path):
+    layout = Layout(state=tmp_path)
+    monkeypatch.setenv(EMULATOR_VARIABLE, "moto")
+    servers = Servers(layout, Ports())
+    LocalStack(layout, Ports()).write_pid(os.getpid())  # "running"
+    with pytest.raises(ServiceError, match="make down"):
+        servers.start_stores()
+
+
+def test_localstack_runs_on_its_port_with_none_of_the_callers_aws_settings(monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    service = LocalStack(Layout(state=tmp_path), replace(Ports(), aws=14566))
+    env = service.environment()
+    assert "AWS_ENDPOINT_URL" not in env
+    assert env["GATEWAY_LISTEN"] == env["LOCALSTACK_HOST"] == "127.0.0.1:14566"
+    assert env["FILESYSTEM_ROOT"] == str(service.data_dir)
+    assert env["OVERRIDE_IN_DOCKER"] == "0" and env["GATEWAY_SERVER"] == "hypercorn"
+
+
+DEAF_TO_SIGTERM = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+SLEEP = ["/bin/sh", "-c", "sleep 60"]
+
+
+class Stubborn(LocalStack):
+    """A LocalStack that ignores SIGTERM, as LocalStack can, with a child left in its folder."""
+
+    stop_grace = 0.5
+
+    def install(self):
+        pass
+
+    def prepare(self):
+        pass  # no link into the cache
+
+    def spawn(self):
+        self.libraries.mkdir(parents=True, exist_ok=True)
+        child = [*SLEEP, str(self.libraries / "kinesis-local" / "main.js")]
+        self.child = subprocess.Popen(child, start_new_session=True)
+        self.launch([sys.executable, "-c", DEAF_TO_SIGTERM])
+
+    def answers(self):
+        return True
+
+
+def test_localstack_is_killed_after_its_grace_period_and_its_children_with_it(tmp_path):
+    service = Stubborn(Layout(state=tmp_path), replace(Ports(), aws=1))
+    service.start()
+    pid = service.pid()
+    assert pid is not None
+    assert wait_until(lambda: b"SIG_IGN" in Path(f"/proc/{pid}/cmdline").read_bytes(), 5)
+    assert service.stop() is True
+    assert not pid_alive(pid)
+    assert wait_until(lambda: service.child.poll() is not None, 5)
+    assert service.child.returncode == -signal.SIGKILL
+
+
+def test_kill_processes_mentioning_spares_processes_outside_the_folder(tmp_path):
+    inside = subprocess.Popen([*SLEEP, str(tmp_path / "a" / "x")])
+    outside = subprocess.Popen([*SLEEP, str(tmp_path) + "-other/x"])
+    try:
+        assert kill_processes_mentioning(str(tmp_path / "b")) == []
+        assert kill_processes_mentioning(str(tmp_path / "a")) == [inside.pid]
+        assert inside.wait(5) == -signal.SIGKILL
+        assert outside.poll() is None
+    finally:
+        outside.kill()
+        outside.wait()
