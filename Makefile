@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PY) -m pip install -q -e ./clients/python
 	@touch $@
 
-.PHONY: help venv up down status env refresh replay test test-unit test-integration test-e2e lint fmt clean bench invoke fire api-key openapi eval chaos
+.PHONY: help venv up down status env sam-env refresh replay test test-unit test-integration test-e2e lint fmt clean bench invoke fire api-key openapi eval chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ status: $(STAMP) ## report each local service, its port, data and log
 
 env: $(STAMP) ## print the environment a function gets locally
 	@$(PY) -m localcloud env
+
+sam-env: $(STAMP) ## write .localcloud/sam-env.json: `sam local --env-vars` for functions in containers (README: LocalStack)
+	@mkdir -p .localcloud && $(PY) -m localcloud env --format sam > .localcloud/sam-env.json && echo .localcloud/sam-env.json
 
 invoke: $(STAMP) ## invoke a function: make invoke FN=<logical id> EVENT=events/<file>.json [API_KEY=<key>]
 	@test -n "$(FN)" || { echo "usage: make invoke FN=<logical id> [EVENT=events/<file>.json] [API_KEY=<key>]" >&2; exit 2; }
