@@ -13,6 +13,11 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=lint AWS_SECRET_ACCESS_KEY=lint \
 	PATH=$(dir $(PYTHON312)):$$PATH
 PY := $(VENV)/bin/python
+# The AWS emulator: moto's server by default, LocalStack on the host with AWS=localstack
+# (`make up AWS=localstack`; later commands find the one running). See the README's "LocalStack".
+ifdef AWS
+export RECSYS_AWS_EMULATOR := $(AWS)
+endif
 STAMP := $(VENV)/.installed
 
 # The project, and the Python client (clients/python) that its tests and callers import, editable.
@@ -24,14 +29,14 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PY) -m pip install -q -e ./clients/python
 	@touch $@
 
-.PHONY: help venv up down status env refresh replay test test-unit test-integration test-e2e lint fmt clean bench invoke fire api-key openapi eval chaos
+.PHONY: help venv up down status env sam-env refresh replay test test-unit test-integration test-e2e lint fmt clean bench invoke fire api-key openapi eval chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 venv: $(STAMP) ## create the project virtual environment (.venv, Python 3.12)
 
-up: $(STAMP) ## the whole system: services, schema, AWS resources, seeded data, a trained model, the API on :3000
+up: $(STAMP) ## the whole system: services, schema, AWS resources, seeded data, a trained model, the API on :3000 [AWS=localstack]
 	@$(PY) -m localcloud up
 
 down: ## stop every local service
@@ -42,6 +47,9 @@ status: $(STAMP) ## report each local service, its port, data and log
 
 env: $(STAMP) ## print the environment a function gets locally
 	@$(PY) -m localcloud env
+
+sam-env: $(STAMP) ## write .localcloud/sam-env.json: `sam local --env-vars` for functions in containers (README: LocalStack)
+	@mkdir -p .localcloud && $(PY) -m localcloud env --format sam > .localcloud/sam-env.json && echo .localcloud/sam-env.json
 
 invoke: $(STAMP) ## invoke a function: make invoke FN=<logical id> EVENT=events/<file>.json [API_KEY=<key>]
 	@test -n "$(FN)" || { echo "usage: make invoke FN=<logical id> [EVENT=events/<file>.json] [API_KEY=<key>]" >&2; exit 2; }
@@ -60,7 +68,7 @@ refresh: $(STAMP) ## retrain the model now (IndexRefreshFunction; TRAINING=spark
 replay: $(STAMP) ## put the interaction failure queue's records back on the stream (JSON counts, last line)
 	@$(PY) -m localcloud replay
 
-test: up ## run every test tier against the local cloud (starts it if needed)
+test: up ## run every test tier against the local cloud (starts it if needed) [AWS=localstack]
 	$(PY) -m pytest tests
 
 test-unit: $(STAMP) ## unit tests only (no servers needed)

@@ -4,12 +4,14 @@ the Makefile names each)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from localcloud.invocations import sam_env_vars
 from localcloud.services.base import ServiceError
 from localcloud.settings import SERVED_STACK, TEST_STACK
 from localcloud.stack import LocalCloud
@@ -34,6 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="report each service (exit 1 unless all are up)")
     env = commands.add_parser("env", help="print the environment a function gets locally")
     env.add_argument("--stack", choices=["served", "test"], default="served")
+    env.add_argument(
+        "--format",
+        choices=["shell", "sam"],
+        default="shell",
+        help="sam: a `sam local --env-vars` file (JSON) for functions in containers (README: LocalStack)",
+    )
+    env.add_argument(
+        "--host", default="host.docker.internal", help="with --format sam: how a container reaches this host"
+    )
     invoke = commands.add_parser("invoke", help="invoke a function with an event file")
     invoke.add_argument("function", help="logical id in the template")
     invoke.add_argument("event", nargs="?", help="JSON event file (default: {})")
@@ -71,8 +82,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if cloud.status() else 1
         elif args.command == "env":
             stack = SERVED_STACK if args.stack == "served" else TEST_STACK
-            for key, value in sorted(cloud.function_environment(stack).items()):
-                print(f"export {key}={value!r}")
+            if args.format == "sam":
+                print(json.dumps(sam_env_vars(cloud.servers, stack, args.host), indent=2, sort_keys=True))
+            else:
+                for key, value in sorted(cloud.function_environment(stack).items()):
+                    print(f"export {key}={value!r}")
         elif args.command == "invoke":
             payload = Path(args.event).read_bytes() if args.event else b"{}"
             # Sample API events carry a placeholder key; API_KEY=<key from make api-key> fills it in.

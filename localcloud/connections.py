@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from localcloud.settings import HOST, SUPERUSER, Ports, aws_environment
+from localcloud.settings import HOST, SUPERUSER, Ports, tooling_aws_environment
+from recsys.connections import new_aws_client
 
 if TYPE_CHECKING:
     import psycopg
@@ -38,13 +39,7 @@ def redis_db(port: int, db: int = 0, socket_timeout: float | None = None) -> red
 def aws_client(
     ports: Ports, service: str, endpoint_url: str | None = None, config: Config | None = None
 ) -> Any:
-    """A boto3 client with the emulator's region and credentials, made once for these arguments:
-    of the emulator, or of `endpoint_url` (a runtime's Lambda Invoke API)."""
-    import boto3
-
-    env = aws_environment(ports)
-    return boto3.session.Session(
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=env["AWS_DEFAULT_REGION"],
-    ).client(service, endpoint_url=endpoint_url or env["AWS_ENDPOINT_URL"], config=config)
+    """A client with the emulator's region and credentials, made once for these arguments: of the
+    emulator (moto's server, or LocalStack through localstack-client), or of `endpoint_url` (a
+    runtime's Lambda Invoke API). Made where every AWS client is: recsys.connections."""
+    return new_aws_client(service, tooling_aws_environment(ports), endpoint_url, config)

@@ -9,10 +9,11 @@ from typing import Any
 
 from localcloud.aws_resources import create_stack_resources
 from localcloud.connections import aws_client
+from localcloud.runtime.functions import register_functions_and_layers
 from localcloud.services.base import ServiceError
 from localcloud.services.servers import Servers
 from localcloud.settings import HOST, SERVED_STACK, Stack, aws_environment, local_context
-from localcloud.template import load_template
+from localcloud.template import StackContext, load_template
 
 
 @cache
@@ -67,6 +68,13 @@ def function_environment(servers: Servers, stack: Stack, function_id: str | None
     """The environment a function of `stack` gets: template Globals, its own, and AWS endpoint."""
     context = stack.context(servers.ports, servers.layout)
     create_stack_resources(context, servers.aws_client)
+    return {**_variables(context, function_id), **aws_environment(servers.ports)}
+
+
+def _variables(context: StackContext, function_id: str | None) -> dict[str, str]:
+    """The template's Globals variables, and a function's own over them, resolved (a Ref to a
+    function, as POST /v1/model/refresh's to the refresh function, to its local name)."""
+    register_functions_and_layers(context)
     template = context.template
     variables: dict[str, Any] = dict(
         ((template.get("Globals") or {}).get("Function") or {}).get("Environment", {}).get("Variables", {})
@@ -74,5 +82,25 @@ def function_environment(servers: Servers, stack: Stack, function_id: str | None
     if function_id is not None:
         own = template["Resources"][function_id].get("Properties", {})
         variables.update(own.get("Environment", {}).get("Variables", {}))
-    resolved = {key: str(value) for key, value in context.resolve(variables).items()}
-    return {**resolved, **aws_environment(servers.ports)}
+    return {key: str(value) for key, value in context.resolve(variables).items()}
+
+
+def sam_env_vars(servers: Servers, stack: Stack, host: str) -> dict[str, dict[str, str]]:
+    """`sam local --env-vars` for functions in containers, which reach this machine at `host`:
+    what every function gets (Parameters) and each function's own variables. Without the
+    credentials and region: sam passes the caller's own (README: LocalStack)."""
+    context = stack.context(servers.ports, servers.layout)
+    create_stack_resources(context, servers.aws_client)
+    caller = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION"}
+
+    def reached(variables: dict[str, str]) -> dict[str, str]:
+        return {k: v.replace(HOST, host) for k, v in variables.items() if k not in caller}
+
+    every = reached({**_variables(context, None), **aws_environment(servers.ports)})
+    files: dict[str, dict[str, str]] = {"Parameters": every}
+    for logical_id, resource in context.template["Resources"].items():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            own = {k: v for k, v in reached(_variables(context, logical_id)).items() if every.get(k) != v}
+            if own:
+                files[logical_id] = own
+    return files

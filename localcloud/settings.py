@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.template import StackContext, load_template
+from recsys.connections import EMULATOR_VARIABLE, endpoint_variable
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSANDRA_VERSION = "5.0.6"
@@ -34,6 +35,8 @@ class Ports:
     cassandra_storage: int = _port("CASSANDRA_STORAGE", 27000)
     cassandra_jmx: int = _port("CASSANDRA_JMX", 27199)
     aws: int = _port("AWS", 4566)
+    # With AWS=localstack only: a moto server for EMR Serverless, which LocalStack lacks
+    emr: int = _port("EMR", 4567)
     api: int = _port("API", 3000)
     invoke: int = _port("INVOKE", 3001)
 
@@ -69,7 +72,9 @@ class Layout:
 HOST = "127.0.0.1"
 # The one region and account of every local stack, its ARNs and its AWS clients.
 REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"  # moto's default account: the ARNs the emulator makes carry it
+# moto's default account; LocalStack takes a 12-digit access key as the account, so the ARNs
+# either emulator makes carry it (aws_environment)
+ACCOUNT_ID = "123456789012"
 # The local PostgreSQL cluster's superuser (trusted on loopback, no password): tooling and functions.
 SUPERUSER = "recsys"
 
@@ -134,12 +139,41 @@ STACKS = {
 }
 
 
-def aws_environment(ports: Ports) -> dict[str, str]:
-    """What every AWS client needs to talk to the emulator instead of AWS."""
-    return {
+# The AWS emulators the local cloud can run: moto's server (the default) or LocalStack on the host.
+AWS_EMULATORS = ("moto", "localstack")
+
+
+def aws_emulator(layout: Layout | None = None) -> str:
+    """The emulator of this local cloud: RECSYS_AWS_EMULATOR (`make up AWS=localstack` sets it), or
+    else LocalStack while it runs on this layout (so later commands find it), or else moto."""
+    chosen = os.environ.get(EMULATOR_VARIABLE, "").strip().lower()
+    if chosen:
+        if chosen not in AWS_EMULATORS:
+            raise SystemExit(f"{EMULATOR_VARIABLE}={chosen!r}: choose one of {', '.join(AWS_EMULATORS)}")
+        return chosen
+    try:
+        pid = int((layout or Layout()).pid("localstack").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return "moto"
+    return "localstack"
+
+
+def aws_environment(ports: Ports, emulator: str | None = None) -> dict[str, str]:
+    """What a function's AWS clients need to talk to the emulator instead of AWS (boto3 reads it)."""
+    env = {
         "AWS_ENDPOINT_URL": f"http://{HOST}:{ports.aws}",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_ACCESS_KEY_ID": ACCOUNT_ID,
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
+    if (emulator or aws_emulator()) == "localstack":
+        env[endpoint_variable("emr-serverless")] = f"http://{HOST}:{ports.emr}"
+    return env
+
+
+def tooling_aws_environment(ports: Ports, emulator: str | None = None) -> dict[str, str]:
+    """The local cloud's own clients: a function's, and which emulator serves them."""
+    emulator = emulator or aws_emulator()
+    return {**aws_environment(ports, emulator), EMULATOR_VARIABLE: emulator}

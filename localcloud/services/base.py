@@ -50,6 +50,22 @@ def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2)
     return check()
 
 
+def kill_processes_mentioning(folder: str) -> list[int]:
+    """SIGKILL every process one of whose arguments is a path inside `folder` (what a server left
+    running from its folder after it died); returns their pids."""
+    prefix, killed = folder.rstrip("/").encode() + b"/", []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if any(arg.startswith(prefix) for arg in (entry / "cmdline").read_bytes().split(b"\0")):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+        except OSError:
+            continue
+    return killed
+
+
 def apt_install(package: str, why: str) -> None:
     """Install a Debian package, or say how to when we may not."""
     if os.geteuid() != 0 or shutil.which("apt-get") is None:

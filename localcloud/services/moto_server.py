@@ -11,7 +11,8 @@ job runs that really run, and less work per request.
 - Per request, werkzeug's server logs a line (a tenth of the emulator's time under ingest): only
   its warnings and errors are logged.
 - EMR Serverless: moto records job runs and runs nothing; here they run for real, with pyspark
-  (spark_jobs.py).
+  (spark_jobs.py). Under `make up AWS=localstack` this server serves that API alone, beside
+  LocalStack (which lacks it), and the runs' S3 is LocalStack's.
 - Per request, moto's dispatcher lists its own package directory (`os.listdir` and an `isdir`
   for each of some 150 entries) to tell a service name from a host: 13 % of the emulator's time
   under ingest. The list cannot change while the server runs; it is read once.
@@ -31,7 +32,7 @@ from moto.server import main
 
 from localcloud.connections import aws_client
 from localcloud.services import spark_jobs
-from localcloud.settings import Layout, Ports
+from localcloud.settings import Layout, Ports, aws_emulator
 
 _numbering = threading.Lock()
 
@@ -73,9 +74,10 @@ models.Shard.get_records = _get_records  # type: ignore[method-assign]
 
 
 def _job_runner() -> spark_jobs.LocalJobRunner:
-    """Runs the job runs; reads and writes S3 through this emulator's own endpoint."""
+    """Runs the job runs; reads and writes S3 through this emulator's own endpoint (LocalStack's
+    when it is the emulator)."""
     port = int(sys.argv[sys.argv.index("-p") + 1]) if "-p" in sys.argv else Ports().aws
-    s3 = aws_client(replace(Ports(), aws=port), "s3")
+    s3 = aws_client(Ports() if aws_emulator() == "localstack" else replace(Ports(), aws=port), "s3")
     return spark_jobs.LocalJobRunner(Layout(), s3, lambda line: print(line, flush=True))
 
 

@@ -1,5 +1,6 @@
 """The local cloud's five servers on one layout and set of ports: started, reported and stopped
-together, and the AWS clients of the emulator among them."""
+together, and the AWS clients of the emulator among them (moto's server, or with
+RECSYS_AWS_EMULATOR=localstack LocalStack and a moto server for EMR Serverless: localstack.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import time
 from typing import Any
 
 from localcloud.connections import aws_client
-from localcloud.services.aws_emulator import AwsEmulator
-from localcloud.services.base import Service
+from localcloud.services.base import Service, ServiceError
 from localcloud.services.cassandra import Cassandra
+from localcloud.services.localstack import emulator_services
 from localcloud.services.postgres import Postgres
 from localcloud.services.redis import Redis
 from localcloud.services.runtime import LambdaRuntime
-from localcloud.settings import HOST, Layout, Ports
+from localcloud.settings import AWS_EMULATORS, HOST, Layout, Ports, aws_emulator
 
 
 class Servers:
@@ -22,13 +23,26 @@ class Servers:
         self.cassandra = Cassandra(layout, ports)
         self.postgres = Postgres(layout, ports)
         self.redis = Redis(layout, ports)
-        self.aws = AwsEmulator(layout, ports)
+        self.emulator = aws_emulator(layout)
+        # the AWS emulator (what chaos kills) and, under LocalStack, moto for EMR Serverless
+        self.aws, *self.aws_sidecars = emulator_services(self.emulator, layout, ports)
         self.runtime = LambdaRuntime(layout, ports)
 
     @property
     def stores(self) -> list[Service]:
         # Cassandra first: it takes longest to become ready, the others start meanwhile.
-        return [self.cassandra, self.postgres, self.redis, self.aws]
+        return [self.cassandra, self.postgres, self.redis, self.aws, *self.aws_sidecars]
+
+    def other_emulators(self) -> list[Service]:
+        """The services of the emulators not chosen (running ones are stopped with the rest)."""
+        chosen = {service.name for service in [self.aws, *self.aws_sidecars]}
+        return [
+            service
+            for emulator in AWS_EMULATORS
+            if emulator != self.emulator
+            for service in emulator_services(emulator, self.layout, self.ports)
+            if service.name not in chosen
+        ]
 
     @property
     def all(self) -> list[Service]:
@@ -45,6 +59,12 @@ class Servers:
 
     def start_stores(self) -> None:
         """Start the stores not yet running, and wait until each answers."""
+        running = [service.title for service in self.other_emulators() if service.pid() is not None]
+        if running:
+            raise ServiceError(
+                f"{', '.join(running)} runs on this checkout, not the {self.emulator} chosen: "
+                "`make down` first to switch emulators"
+            )
         fresh = {service.name: service.start() for service in self.stores}
         # Quickest first, so each reported time is that service's own.
         for service in sorted(self.stores, key=lambda s: s.ready_timeout):
@@ -68,6 +88,9 @@ class Servers:
         for service in reversed(self.all):
             stopped = service.stop()
             print(f"  {service.title:<20} {'stopped' if stopped else 'not running'}")
+        for service in self.other_emulators():
+            if service.stop():
+                print(f"  {service.title:<20} stopped")
 
     def status(self) -> bool:
         """Print each server's state, pid, ports, data and log; True when all answer."""

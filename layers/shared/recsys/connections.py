@@ -7,9 +7,12 @@ calls are traced wherever the Tracer is on (recsys.observability).
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Mapping
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 from recsys.observability import trace_aws_calls
 
@@ -25,12 +28,78 @@ _postgres: dict[tuple[str, int, str, str], psycopg.Connection] = {}
 _cassandra: dict[tuple[tuple[str, ...], int, str], Session] = {}
 
 
-@cache
-def aws_client(service: str) -> Any:
-    trace_aws_calls()  # before botocore's first client: each call a subsegment of the trace
+# Names the emulator a local cloud runs when it is LocalStack (`make up AWS=localstack`): its
+# clients are then localstack-client's. Never set on AWS, nor in a function's environment.
+EMULATOR_VARIABLE = "RECSYS_AWS_EMULATOR"
+
+
+def endpoint_variable(service: str) -> str:
+    """The variable boto3 reads a service's own endpoint from (AWS_ENDPOINT_URL_<SERVICE ID>)."""
+    return "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_").replace(" ", "_")
+
+
+def uses_localstack(service: str, environment: Mapping[str, str], endpoint_url: str | None = None) -> bool:
+    """Whether a client of `service` talks to LocalStack: it is the chosen emulator, at
+    AWS_ENDPOINT_URL, and neither an explicit endpoint nor the service's own variable sends this
+    service elsewhere (EMR Serverless, which LocalStack lacks, has a moto server of its own)."""
+    return (
+        environment.get(EMULATOR_VARIABLE) == "localstack"
+        and bool(environment.get("AWS_ENDPOINT_URL"))
+        and endpoint_url is None
+        and not environment.get(endpoint_variable(service))
+    )
+
+
+def new_aws_client(
+    service: str,
+    environment: Mapping[str, str] | None = None,
+    endpoint_url: str | None = None,
+    config: Any = None,
+) -> Any:
+    """Every AWS client of the project is made here: the functions', the local cloud's, the tests'.
+
+    environment: the AWS_* variables to use, as boto3 would read them from the process's (the local
+    cloud passes its emulator's); None: the process's own, left to boto3 (on AWS: the function's
+    role and region, AWS's endpoints; locally: AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>).
+    endpoint_url: an endpoint over every other (a local runtime's Lambda Invoke API).
+
+    When the environment names LocalStack (RECSYS_AWS_EMULATOR=localstack), the client is
+    localstack-client's, which is imported only then: on AWS this is plain boto3.
+    """
+    env = os.environ if environment is None else environment
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if uses_localstack(service, env, endpoint_url):
+        from localstack_client.session import Session as LocalStackSession
+
+        with _lock:  # its clients come from boto3's default session, which is not thread-safe
+            return LocalStackSession(
+                aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", "test"),
+                aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "test"),
+                region_name=region or "us-east-1",
+                localstack_host=urlparse(env["AWS_ENDPOINT_URL"]).netloc,
+            ).client(service, config=config)
+
     import boto3
 
-    return boto3.session.Session().client(service)
+    if environment is None:
+        return boto3.session.Session().client(service, endpoint_url=endpoint_url, config=config)
+    return boto3.session.Session(
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+        aws_session_token=env.get("AWS_SESSION_TOKEN"),
+        region_name=region,
+    ).client(
+        service,
+        endpoint_url=endpoint_url or env.get(endpoint_variable(service)) or env.get("AWS_ENDPOINT_URL"),
+        config=config,
+    )
+
+
+@cache
+def aws_client(service: str) -> Any:
+    """A client of the process's environment, made once (see new_aws_client)."""
+    trace_aws_calls()  # before botocore's first client: each call a subsegment of the trace
+    return new_aws_client(service)
 
 
 def new_postgres_connection(settings: Settings) -> psycopg.Connection:
