@@ -104,12 +104,12 @@ clean: down ## stop services and delete local data and logs (.localcloud)
 openapi: $(STAMP) ## regenerate openapi.json from the code (CI fails when the committed copy drifts)
 	$(PY) -c "from recsys.api.openapi import rendered; open('openapi.json', 'w').write(rendered())"
 
-eval: up ## quality through the API vs four baselines on MovieLens-100k; the last line is JSON [BLEND=k=v,...] [TRAINING=spark]
+eval: up ## quality through the API vs four baselines on MovieLens-100k; docs/eval.png; the last line is JSON [BLEND=k=v,...] [TRAINING=spark]
 	$(PY) -m evaluation.served $(if $(BLEND),--blend '$(BLEND)') $(if $(TRAINING),--training $(TRAINING))
 
 chaos: up ## kill Redis, Cassandra, the AWS emulator and a consumer under traffic; count what was lost (JSON last)
 	$(PY) -m chaos.run
 
-bench: up ## every path side by side: endpoints cold/warm/keep-alive/8 clients, effect, refresh, ingest (JSON last)
+bench: up ## every path side by side: endpoints cold/warm/keep-alive/8 clients, effect, refresh, ingest; docs/bench.png (JSON last)
 	$(PY) bench/local_runtime.py
 	$(PY) -m bench $(if $(SCALE),--scale $(SCALE))

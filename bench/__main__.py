@@ -289,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {goal:<44} {measured:<37} {'yes' if met else 'NO'}")
     chart = args.chart or ROOT / "docs" / ("bench.png" if scale is SEEDED else f"bench-{scale.name}.png")
     note = (
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores (shared: figures move between runs)"
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.1f} (shared: figures move between runs)"
     )
     bench_chart({"scale": scale.name, **figures}, chart, note=note)
     print(f"chart: {chart}")
