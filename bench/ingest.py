@@ -109,7 +109,9 @@ def _wait_until_stored(
     The log is checked in two steps, so that the benchmark does not become the largest reader of
     what it measures (a count of every user's partition every round cost Cassandra more than a
     third of its CPU): first each user's event in the last batch sent, by primary key; once all
-    are there, every user's count, until each is whole."""
+    are there, every user's count, until each is whole. While the last batch is not in, one read a
+    round (of the first user still missing) decides whether to read the others: reading all 200
+    users every 50 ms was 24,000 reads during a 60,000-event run, a sixth of what it measured."""
     expected: dict[str, int] = {}
     last: dict[str, str] = {}
     for event in (e for events in batches for e in events):
@@ -120,11 +122,14 @@ def _wait_until_stored(
     found = session.prepare("SELECT event_id FROM user_events WHERE user_id = ? AND event_id = ?")
     count = session.prepare("SELECT count(*) FROM user_events WHERE user_id = ?")
     logged = counted = None
-    waiting, counting = set(last), set(users)
+    waiting, counting = list(last), set(users)
     while (logged is None or counted is None) and time.perf_counter() - started < 600:
         if waiting:
-            rows = execute_concurrent_with_args(session, found, [(u, last[u]) for u in waiting])
-            waiting -= {user for user, (ok, r) in zip(list(waiting), rows, strict=True) if ok and r.one()}
+            # one read a round while the first is missing; the rest in one sweep once it is there
+            first = waiting[0]
+            if session.execute(found, (first, last[first])).one():
+                rows = execute_concurrent_with_args(session, found, [(u, last[u]) for u in waiting])
+                waiting = [user for user, (ok, r) in zip(waiting, rows, strict=True) if not (ok and r.one())]
         elif logged is None:
             pending = sorted(counting)
             rows = execute_concurrent_with_args(session, count, [(u,) for u in pending])

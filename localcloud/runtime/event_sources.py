@@ -21,6 +21,10 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's limit on a synchronous invocatio
 # emulator answering them took an eighth of both cores).
 IDLE_POLL_SECONDS = 0.05
 MAX_IDLE_POLL_SECONDS = 0.25
+# Within a batching window the shard is read again every WINDOW_POLL_SECONDS (a full batch is
+# delivered at most that late): reading it again as soon as a read returned records kept the
+# emulator answering back-to-back reads of a few records each while ingest ran.
+WINDOW_POLL_SECONDS = 0.2
 SQS_WAIT_SECONDS = 2  # long polling, as Lambda's SQS pollers do: a message is delivered when it arrives
 
 
@@ -166,10 +170,10 @@ class KinesisMapping(_Mapping):
                     return batch, self._iterator(shard_id, record["SequenceNumber"])
                 batch.append(record)
                 size += record_size
-            if not batch or time.monotonic() >= deadline or self.stop.is_set():
+            remaining = deadline - time.monotonic()
+            if not batch or remaining <= 0 or self.stop.is_set():
                 break
-            if not reply["Records"]:
-                self.stop.wait(IDLE_POLL_SECONDS)
+            self.stop.wait(min(WINDOW_POLL_SECONDS, remaining))
         return batch, iterator
 
     def _event(self, shard_id: str, records: list[dict[str, Any]]) -> bytes:
