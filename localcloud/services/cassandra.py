@@ -143,7 +143,8 @@ class Cassandra(Service):
     def session(self, connect_timeout: float = 10) -> Iterator[Session]:
         from cassandra.cluster import Cluster
 
-        cluster = Cluster([HOST], port=self.port, connect_timeout=connect_timeout, protocol_version=5)
+        # protocol v4, as the functions use (recsys.connections says why)
+        cluster = Cluster([HOST], port=self.port, connect_timeout=connect_timeout, protocol_version=4)
         try:
             yield cluster.connect()
         finally:

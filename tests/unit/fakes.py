@@ -47,6 +47,9 @@ class FakeCatalog:
     def get_items(self, item_ids: list[str]) -> dict[str, Item]:
         return {i: self.items[i] for i in item_ids if i in self.items}
 
+    def categories(self, item_ids: list[str]) -> dict[str, str | None]:
+        return {i: self.items[i].category for i in item_ids if i in self.items}
+
     def popular_items(self, limit: int, category: str | None = None) -> list[tuple[str, float]]:
         active = [i for i in self.active_items() if category is None or i.category == category]
         ranked = sorted(active, key=lambda i: (-i.interaction_count, i.item_id))

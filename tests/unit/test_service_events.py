@@ -1,13 +1,14 @@
-"""The local EventBridge poller of EMR Serverless job runs: it asks only about the applications
-the rule names, and delivers a run's change of state once."""
+"""The local EventBridge poller of EMR Serverless job runs asks only about the applications its
+rule names (else about every live one), and a named application that does not exist has none.
+
+The emulator's client is a small fake here: with moto's backend, a started run is executed by the
+local cloud's runner (localcloud/services/moto_server.py patches it once imported), in a thread
+that changes the run under the test."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
-
-import boto3
-from moto import mock_aws
 
 from localcloud.runtime.service_events import EmrServerlessEvents
 
@@ -18,20 +19,41 @@ RULE: dict[str, Any] = {
 }
 
 
-class CountingEmr:
-    """The emulator's client, counting the calls the poller makes."""
+class NotFound(Exception):
+    pass
 
-    def __init__(self, emr: Any) -> None:
-        self.emr = emr
+
+class FakeEmr:
+    """list_applications and list_job_runs as paginators, as boto3's client has them."""
+
+    class exceptions:  # boto3's spelling
+        ResourceNotFoundException = NotFound
+
+    def __init__(self, applications: dict[str, str], runs: dict[str, list[str]]) -> None:
+        self.applications, self.runs = applications, runs  # id -> state; id -> run ids
         self.calls: list[str] = []
-        self.exceptions = emr.exceptions
 
     def get_paginator(self, operation: str) -> Any:
         self.calls.append(operation)
-        return self.emr.get_paginator(operation)
+        fake = self
+
+        class Paginator:
+            def paginate(self, **kwargs: Any) -> list[dict[str, Any]]:
+                if operation == "list_applications":
+                    return [{"applications": [{"id": a, "state": s} for a, s in fake.applications.items()]}]
+                application_id = kwargs["applicationId"]
+                if application_id not in fake.applications:
+                    raise NotFound(application_id)
+                runs = [
+                    {"id": r, "applicationId": application_id, "state": "RUNNING"}
+                    for r in fake.runs[application_id]
+                ]
+                return [{"jobRuns": runs}]
+
+        return Paginator()
 
 
-def poller(emr: Any, pattern: dict[str, Any]) -> EmrServerlessEvents:
+def poller(emr: FakeEmr, pattern: dict[str, Any]) -> EmrServerlessEvents:
     return EmrServerlessEvents(
         pool=type("Pool", (), {"spec": type("Spec", (), {"logical_id": "IndexRefreshFunction"})()})(),
         props={"Pattern": pattern},
@@ -43,49 +65,22 @@ def poller(emr: Any, pattern: dict[str, Any]) -> EmrServerlessEvents:
     )
 
 
-def start_run(emr: Any, application_id: str) -> str:
-    return str(
-        emr.start_job_run(
-            applicationId=application_id,
-            executionRoleArn="arn:aws:iam::123456789012:role/job",
-            jobDriver={"sparkSubmit": {"entryPoint": "s3://bucket/job.py"}},
-        )["jobRunId"]
-    )
+def naming(*application_ids: str) -> dict[str, Any]:
+    return {**RULE, "detail": {**RULE["detail"], "applicationId": list(application_ids)}}
 
 
-@mock_aws
 def test_a_rule_naming_its_application_reads_only_that_applications_runs() -> None:
-    emr = boto3.client("emr-serverless", region_name="us-east-1")
-    ours, other = (
-        emr.create_application(name=name, releaseLabel="emr-7.5.0", type="SPARK")["applicationId"]
-        for name in ("stack-a-training", "stack-b-training")
-    )
-    mine, theirs = start_run(emr, ours), start_run(emr, other)
-    counting = CountingEmr(emr)
-    named = poller(counting, {**RULE, "detail": {**RULE["detail"], "applicationId": [ours]}})
+    emr = FakeEmr({"ours": "STARTED", "theirs": "STARTED"}, {"ours": ["r1"], "theirs": ["r2"]})
 
-    assert set(named._runs()) == {mine}
-    assert counting.calls == ["list_job_runs"]  # no listing of every application
-
-    everyone = poller(emr, RULE)
-    assert set(everyone._runs()) == {mine, theirs}
+    assert set(poller(emr, naming("ours"))._runs()) == {"r1"}
+    assert emr.calls == ["list_job_runs"]  # no listing of every application
+    assert set(poller(emr, RULE)._runs()) == {"r1", "r2"}
 
 
-@mock_aws
 def test_terminated_applications_are_not_asked_about() -> None:
-    emr = boto3.client("emr-serverless", region_name="us-east-1")
-    gone = emr.create_application(name="old", releaseLabel="emr-7.5.0", type="SPARK")["applicationId"]
-    start_run(emr, gone)
-    emr.stop_application(applicationId=gone)
-    emr.delete_application(applicationId=gone)
-    live = emr.create_application(name="new", releaseLabel="emr-7.5.0", type="SPARK")["applicationId"]
-    run = start_run(emr, live)
-
-    assert set(poller(emr, RULE)._runs()) == {run}
+    emr = FakeEmr({"old": "TERMINATED", "new": "CREATED"}, {"old": ["r1"], "new": ["r2"]})
+    assert set(poller(emr, RULE)._runs()) == {"r2"}
 
 
-@mock_aws
 def test_a_named_application_that_does_not_exist_has_no_runs() -> None:
-    emr = boto3.client("emr-serverless", region_name="us-east-1")
-    named = poller(emr, {**RULE, "detail": {**RULE["detail"], "applicationId": ["00missing"]}})
-    assert named._runs() == {}
+    assert poller(FakeEmr({}, {}), naming("missing"))._runs() == {}

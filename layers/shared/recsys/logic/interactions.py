@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from recsys.domain import Interaction, Item
+from recsys.domain import Interaction
 from recsys.errors import InProgressError, NotPublishedError
 from recsys.observability import logger
 from recsys.stores.failures import is_store_failure
@@ -157,7 +157,7 @@ def update_realtime_features(
     """Consumer: each event's real-time effects (counts, popularity, the user's history: one Redis
     script) and its profile and item counters (one PostgreSQL transaction), each store applying an
     event exactly once, however often it is delivered. Returns how many were new to Redis."""
-    items: dict[str, Item] = catalog.get_items(sorted({i.item_id for i in interactions}))
+    categories = catalog.categories(sorted({i.item_id for i in interactions}))
     live = [
         LiveEvent(
             i.event_id,
@@ -165,15 +165,15 @@ def update_realtime_features(
             i.item_id,
             i.action,
             i.weight,
-            int(i.event_time.astimezone(UTC).timestamp()),
-            items[i.item_id].category if i.item_id in items else None,
+            int(i.event_time.timestamp()),
+            categories.get(i.item_id),
             i.session_id,
         )
         for i in interactions
     ]
     applied = features.apply_events(live)
     catalog.count_interactions(
-        [(i.event_id, i.user_id, i.item_id if i.item_id in items else None) for i in interactions]
+        [(i.event_id, i.user_id, i.item_id if i.item_id in categories else None) for i in interactions]
     )
     return applied
 

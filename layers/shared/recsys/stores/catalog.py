@@ -33,6 +33,7 @@ class Catalog(Protocol):
     def upsert_items(self, items: list[Item]) -> None: ...
     def get_item(self, item_id: str) -> Item | None: ...
     def get_items(self, item_ids: list[str]) -> dict[str, Item]: ...
+    def categories(self, item_ids: list[str]) -> dict[str, str | None]: ...
     def popular_items(self, limit: int, category: str | None = None) -> list[tuple[str, float]]: ...
     def upsert_user(self, user: User) -> None: ...
     def active_items(self) -> list[Item]: ...
@@ -117,6 +118,15 @@ class PostgresCatalog:
                 f"SELECT {_ITEM_COLUMNS} FROM items WHERE item_id = ANY(%s)", (item_ids,)
             ).fetchall()
         return {row["item_id"]: _item_from_row(row) for row in rows}
+
+    def categories(self, item_ids: list[str]) -> dict[str, str | None]:
+        """Each catalogued item's category (None when it has none); unknown items are left out.
+        The consumers' lookup: two columns, not whole items (building 1,682 Items a batch was a
+        tenth of the real-time features consumer's CPU)."""
+        rows = self._conn.execute(
+            "SELECT item_id, category FROM items WHERE item_id = ANY(%s)", (item_ids,)
+        ).fetchall()
+        return {item_id: category for item_id, category in rows}
 
     def changed_since(self, since: datetime | None) -> tuple[list[str], datetime]:
         """The items written (inserted, updated) after `since`, and the database's time now."""
