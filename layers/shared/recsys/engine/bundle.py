@@ -224,6 +224,7 @@ class ModelBundle:
         )
 
 
+_HEADER_BYTES = 65_536 + 16
 _HEADER_READERS = {
     (1, 0): np.lib.format.read_array_header_1_0,
     (2, 0): np.lib.format.read_array_header_2_0,
@@ -247,11 +248,15 @@ def npz_arrays(data: bytes) -> dict[str, np.ndarray]:
                 return _np_load(data)
             name_length, extra_length = struct.unpack("<HH", local[26:30])
             start = member.header_offset + 30 + name_length + extra_length
-            npy = io.BytesIO(view[start : start + member.file_size])
+            # the .npy header only (at most 64 KiB in format 1.0): a BytesIO of a memoryview copies it
+            npy = io.BytesIO(view[start : start + min(member.file_size, _HEADER_BYTES)])
             version = np.lib.format.read_magic(npy)
             if version not in _HEADER_READERS:
                 return _np_load(data)
-            shape, fortran, dtype = _HEADER_READERS[version](npy)
+            try:
+                shape, fortran, dtype = _HEADER_READERS[version](npy)
+            except ValueError:  # a header longer than what was read
+                return _np_load(data)
             if dtype.hasobject or fortran:
                 return _np_load(data)
             count = int(np.prod(shape)) if shape else 1
