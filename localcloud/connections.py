@@ -28,11 +28,22 @@ def postgres(port: int, database: str, connect_timeout: int | None = None) -> ps
     )
 
 
-def redis_db(port: int, db: int = 0, socket_timeout: float | None = None) -> redis.Redis:
-    """A client of one numbered database of the local Redis."""
+def redis_db(
+    port: int, db: int = 0, socket_timeout: float | None = None, retries: bool = True
+) -> redis.Redis:
+    """A client of one numbered database of the local Redis. `retries=False` asks once: redis-py's
+    default retries (three, with backoff up to 10 s) keep a probe waiting on a server that is
+    still replaying its append-only file."""
     import redis
 
-    return redis.Redis(host=HOST, port=port, db=db, socket_timeout=socket_timeout)
+    if retries:
+        return redis.Redis(host=HOST, port=port, db=db, socket_timeout=socket_timeout)
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis(
+        host=HOST, port=port, db=db, socket_timeout=socket_timeout, retry=Retry(NoBackoff(), 0)
+    )
 
 
 @cache

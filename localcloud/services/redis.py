@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
+from localcloud.connections import redis_db
 from localcloud.services.base import Service, ServiceError, apt_install
 from localcloud.settings import HOST
-
-if TYPE_CHECKING:
-    import redis
 
 
 class Redis(Service):
@@ -71,7 +69,7 @@ class Redis(Service):
         import redis
 
         try:
-            return bool(_probe(self.port).ping())
+            return bool(redis_db(self.port, socket_timeout=1, retries=False).ping())
         except redis.RedisError:
             return False
 
@@ -81,7 +79,7 @@ class Redis(Service):
         import redis
 
         try:
-            _probe(self.port).ping()
+            redis_db(self.port, socket_timeout=1, retries=False).ping()
         except redis.BusyLoadingError:
             return True
         except redis.RedisError:
@@ -95,16 +93,6 @@ class Redis(Service):
             return []
         starts = [n for n, line in enumerate(lines) if "Redis is starting" in line]
         return lines[starts[-1] :] if starts else lines
-
-
-def _probe(port: int) -> redis.Redis:
-    """A client that asks once: redis-py's default retries (three, with backoff up to 10 s) kept
-    a ping to a server replaying a large append-only file waiting past the start-up deadline."""
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    return redis.Redis(host=HOST, port=port, socket_timeout=1, retry=Retry(NoBackoff(), 0))
 
 
 def _loading_in(log: list[str]) -> bool:
