@@ -70,7 +70,7 @@ def test_an_events_rows_carry_the_drivers_encoding_of_each_value() -> None:
         "sess-1",
     )
     log = CassandraInteractionLog.__new__(CassandraInteractionLog)  # no session: only the encoder
-    log._serialize = {"context": MapType.apply_parameters([UTF8Type, UTF8Type]).serialize}
+    log._serialize_context = MapType.apply_parameters([UTF8Type, UTF8Type]).serialize
     log._protocol_version = 4
     encoded = log._encode(event)
     text = UTF8Type.serialize
@@ -81,7 +81,7 @@ def test_an_events_rows_carry_the_drivers_encoding_of_each_value() -> None:
         text("ev-é-1", 4),
         text("dislike", 4),
         FloatType.serialize(-3.0, 4),
-        log._serialize["context"]({"rating": "4"}, 4),
+        log._serialize_context({"rating": "4"}, 4),
         text("sess-1", 4),
     ]
     assert encoded.item_row == [encoded.user_row[n] for n in (2, 1, 0, 3, 4)]

@@ -259,7 +259,7 @@ def npz_arrays(data: bytes) -> dict[str, np.ndarray]:
                 return _np_load(data)
             if dtype.hasobject or fortran:
                 return _np_load(data)
-            count = int(np.prod(shape)) if shape else 1
+            count = int(np.prod(shape))  # 1 for a scalar's ()
             array = np.frombuffer(view, dtype=dtype, count=count, offset=start + npy.tell())
             arrays[member.filename[: -len(".npy")]] = array.reshape(shape)
     return arrays

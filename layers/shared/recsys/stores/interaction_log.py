@@ -139,12 +139,10 @@ class CassandraInteractionLog:
             "INSERT INTO item_events (item_id, event_time, user_id, event_id, action_type)"
             " VALUES (?, ?, ?, ?, ?)"
         )
-        # each written column's serializer, by name (both tables type their shared columns alike)
-        self._serialize: dict[str, Callable[[Any, int], bytes]] = {
-            column.name: column.type.serialize
-            for prepared in (self._insert_user, self._insert_item)
-            for column in prepared.column_metadata
-        }
+        # the context map's serializer (the scalar columns are encoded by the functions above)
+        self._serialize_context: Callable[[Any, int], bytes] = next(
+            column.type.serialize for column in self._insert_user.column_metadata if column.name == "context"
+        )
         self._protocol_version: int = self._insert_user.protocol_version
         self._select_user = session.prepare(
             "SELECT user_id, event_time, item_id, event_id, action_type, context, session_id"
@@ -196,10 +194,10 @@ class CassandraInteractionLog:
         """Both rows of an event, each value serialized as its column's type does it. Absent
         values are left unset: a null (None, an empty map) is a tombstone that every later read
         of the partition (training scans it all) has to step over."""
-        serialize, version = self._serialize, self._protocol_version
         user = interaction.user_id.encode()
         item = interaction.item_id.encode()
         event = interaction.event_id.encode()
+        action = interaction.action.encode()
         when = encode_timestamp(interaction.event_time)
         context, session_id = interaction.context, interaction.session_id
         user_values = [
@@ -207,13 +205,13 @@ class CassandraInteractionLog:
             when,
             item,
             event,
-            interaction.action.encode(),
+            action,
             _FLOAT(interaction.weight),
-            serialize["context"](context, version) if context else UNSET_VALUE,
+            self._serialize_context(context, self._protocol_version) if context else UNSET_VALUE,
             session_id.encode() if session_id is not None else UNSET_VALUE,
         ]
         size = ROW_OVERHEAD_BYTES + sum(len(k) + len(v) for k, v in context.items())
-        return _EncodedEvent(user, item, user_values, [item, when, user, event, user_values[4]], size)
+        return _EncodedEvent(user, item, user_values, [item, when, user, event, action], size)
 
     def has_event(self, user_id: str, event_id: str) -> bool:
         return self._session.execute(self._select_event, (user_id, event_id)).one() is not None
