@@ -10,7 +10,6 @@ these machines are shared and their speed moves by tens of percent from one hour
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import threading
 import time
@@ -85,46 +84,42 @@ def throughput(base: str, key: str, path: PathFor, clients: int, seconds: float)
     done = [0] * clients
     warm = [0] * clients
     failures: list[BaseException] = []
-    ready = threading.Barrier(clients + 1)  # every client warm
-    start = threading.Barrier(clients + 1)  # the timed window opens
-    warm_until, deadline = time.perf_counter() + WARM_SECONDS, [0.0]
+    warm_until, window = time.perf_counter() + WARM_SECONDS, [0.0, 0.0]  # its start and end
+
+    def open_window() -> None:  # run once, by the last client to be warm, before any goes on
+        window[0] = time.perf_counter()
+        window[1] = window[0] + seconds
+
+    warmed = threading.Barrier(clients, action=open_window)
 
     def run(c: int) -> None:
+        sent = [c]  # the client's next n: c, c + clients, ...
+
+        def send(api: RecsysClient, answers: list[int], more: Callable[[], bool]) -> None:
+            while more():
+                get(api, path(sent[0]))
+                answers[c] += 1
+                sent[0] += clients
+
         with client(base, key, keep_alive=True) as api:
-            n = c
             try:
-                while warm[c] < WARM_ANSWERS or time.perf_counter() < warm_until:
-                    get(api, path(n))
-                    warm[c] += 1
-                    n += clients
+                send(api, warm, lambda: warm[c] < WARM_ANSWERS or time.perf_counter() < warm_until)
+                warmed.wait()
+                send(api, done, lambda: time.perf_counter() < window[1])
+            except threading.BrokenBarrierError:
+                return  # another client failed
             except BaseException as exc:  # reported below
                 failures.append(exc)
-                ready.abort()
-                return
-            ready.wait()
-            start.wait()
-            try:
-                while time.perf_counter() < deadline[0]:
-                    get(api, path(n))
-                    done[c] += 1
-                    n += clients
-            except BaseException as exc:  # reported below
-                failures.append(exc)
+                warmed.abort()
 
     threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in range(clients)]
     for thread in threads:
         thread.start()
-    with contextlib.suppress(threading.BrokenBarrierError):
-        ready.wait()
-    if not failures:
-        deadline[0] = time.perf_counter() + seconds
-        began = time.perf_counter()
-        start.wait()
     for thread in threads:
         thread.join()
     if failures:
         raise RuntimeError(f"a client failed: {failures[0]}")
-    return sum(done) / (time.perf_counter() - began)
+    return sum(done) / (time.perf_counter() - window[0])
 
 
 def measure(
