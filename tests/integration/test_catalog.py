@@ -40,6 +40,16 @@ def test_item_is_written_and_read_back(catalog, settings):
     assert count == 1
 
 
+def test_categories_name_each_catalogued_items_category_and_leave_unknown_items_out(catalog):
+    tag = uuid.uuid4().hex[:8]
+    catalog.upsert_item(Item(item_id=f"c_{tag}_1", title="A", category="Drama"))
+    catalog.upsert_item(Item(item_id=f"c_{tag}_2", title="B"))  # no category
+    assert catalog.categories([f"c_{tag}_1", f"c_{tag}_2", f"c_{tag}_missing"]) == {
+        f"c_{tag}_1": "Drama",
+        f"c_{tag}_2": None,
+    }
+
+
 def test_unknown_item_and_user_are_none(catalog):
     assert catalog.get_item("no-such-item") is None
     assert catalog.get_user("no-such-user") is None
