@@ -36,6 +36,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             cassandra_hosts=settings.cassandra_contact_points,
             cassandra_port=settings.cassandra_port,
             cassandra_dc=settings.cassandra_local_dc,
+            item_item_max=settings.spark_item_item_max_items,
         )
         result = spark_training.run_refresh(
             stores, jobs, JOB_FILE.read_bytes(), spark, event.get("training", "auto")

@@ -24,15 +24,21 @@ from recsys.engine.model import UserProfile
 from recsys.engine.training import (
     Interactions,
     ItemFactors,
+    ItemItemStatistics,
     TrainParams,
+    fit,
     fit_factors,
+    fit_item_item,
+    gram,
     item_factors,
+    next_item_gram,
     sequence_map,
 )
 from recsys.logic import spark_training
-from recsys.logic.refresh import NOT_INTERESTED_WEIGHT, RefreshStores
+from recsys.logic.refresh import NOT_INTERESTED_WEIGHT, RefreshStores, snapshot_of
+from recsys.stores.interaction_log import LoggedEvent
 from recsys.stores.spark_jobs import JobRun
-from tests.unit.engine_fixtures import ROMANCE, SCIFI, histories, items
+from tests.unit.engine_fixtures import DEFAULT_PARAMS, ROMANCE, SCIFI, histories, items, training_data
 from tests.unit.fakes import FakeCatalog, FakeFeatureStore, FakeFeedback, FakeInteractionLog, FakePrecomputed
 from tests.unit.test_engine import acted, top_items
 
@@ -63,6 +69,73 @@ def test_the_jobs_next_item_map_is_the_in_function_trainers():
     assert n == sum(max(len(s) - 1, 0) for s in sequences)
     expected = sequence_map(sequences, V, 30, 0.95, 0.1)
     assert np.allclose(job.solve_sequence_map(ZZ, ZY, 0.1), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("chunk", [8_000_000, 40])  # one bincount, and many
+def test_the_jobs_item_item_statistics_are_the_in_function_trainers(monkeypatch, chunk):
+    job = job_module()
+    monkeypatch.setattr(job, "CHUNK", chunk)
+    rng = np.random.default_rng(3)
+    n = 25
+    users = [
+        (list(rng.integers(0, n, rng.integers(1, 30))), list(rng.integers(0, n, rng.integers(0, 40))))
+        for _ in range(60)
+    ]
+    users.append(([3, 4], []))  # not-interested pairs only: no events
+    G, ZZ, ZY = job.item_item_statistics(iter(users), n, 30, 0.95)
+    assert np.array_equal(G, gram([items for items, _ in users], n))
+    expected_zz, expected_zy = next_item_gram([sequence for _, sequence in users], n, 30, 0.95)
+    assert np.allclose(ZZ, expected_zz) and np.allclose(ZY, expected_zy) and ZZ.any()
+
+
+def test_the_job_orders_a_users_events_as_the_in_function_trainer():
+    at = [datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)]
+    # as the log scans them: by event id; e1, e3 and e4 share an instant
+    logged = [("e1", "a", at[1]), ("e2", "b", at[0]), ("e3", "c", at[1]), ("e4", "d", at[1])]
+    history = snapshot_of((LoggedEvent("u", i, "view", t, None) for _, i, t in logged), []).histories["u"]
+    in_function = [a.item_id for a in reversed(history)]  # what `fit` makes of it: oldest first
+    shuffled = [(t, e, i) for e, i, t in reversed(logged)]
+    assert job_module().oldest_first(shuffled) == in_function == ["b", "d", "c", "a"]
+
+
+def test_a_model_on_item_item_statistics_from_elsewhere_is_the_in_function_model():
+    data = training_data()
+    in_function = fit(data, DEFAULT_PARAMS, Blend())
+    # as the job has them: items in id order, one since taken out of the catalog, counts per item
+    item_ids = sorted({i for _, i in data.pairs} | {"gone"})
+    column = {item_id: c for c, item_id in enumerate(item_ids)}
+    by_user: dict[str, list[int]] = {}
+    for user, item_id in data.pairs:
+        by_user.setdefault(user, []).append(column[item_id])
+    by_user["g"] = [column["gone"]]  # its user's only item
+    sequences = [[column[a.item_id] for a in reversed(h)] for h in data.histories.values()]
+    ZZ, ZY = next_item_gram(sequences, len(item_ids), Blend().sequence_items, Blend().sequence_decay)
+    users_per_item = np.bincount([c for cs in by_user.values() for c in cs], minlength=len(item_ids))
+    statistics = ItemItemStatistics(
+        item_ids=item_ids,
+        G=gram(list(by_user.values()), len(item_ids)).astype(np.float32),  # as the job writes them
+        ZZ=ZZ.astype(np.float32),
+        ZY=ZY.astype(np.float32),
+        item_users=users_per_item.astype(np.float32),
+        stats={"users": 60, "pairs": len(data.pairs), "events": data.events},
+    )
+    model = fit_item_item(data.items, statistics, list(data.histories.values()), DEFAULT_PARAMS, Blend())
+    assert model.stats["models"] == "ease" and model.stats["items_from_content"] == 4  # 2 new, 2 unseen
+    assert model.item_ids == in_function.item_ids and model.P.shape == in_function.P.shape
+    assert np.allclose(model.P, in_function.P, atol=1e-4) and np.allclose(model.Q, in_function.Q)
+    assert np.array_equal(model.warm, in_function.warm)
+
+
+def test_a_small_catalog_asks_the_job_for_the_item_item_statistics_and_a_large_one_does_not():
+    for limit, expected in ((2, True), (1, False)):  # the fake catalog has 2 items
+        artifacts, jobs = Artifacts(), Jobs()
+        settings = spark_training.SparkSettings(**{**SETTINGS.__dict__, "item_item_max": limit})
+        answer = spark_training.run_refresh(stores(artifacts, events=5000), jobs, b"job", settings)
+        ((version, _, arguments, _),) = jobs.started
+        assert job_module().arguments(arguments).item_item is expected
+        assert version.startswith("ease-sequential-" if expected else "als-sequential-")
+        assert json.loads(artifacts.get(version, "spark/run.json"))["item_item"] is expected
+        assert answer["model_version"] == version
 
 
 @dataclass
@@ -126,7 +199,7 @@ def test_the_job_parses_what_the_refresh_passes_and_finds_its_inputs_beside_the_
     answer = spark_training.run_refresh(stores(artifacts, events=5000), jobs, b"job", SETTINGS)
     assert answer["status"] == "training" and answer["job_run_id"] == "run-1"
     ((version, entry_point, arguments, spark_parameters),) = jobs.started
-    assert version == answer["model_version"] and version.startswith("als-sequential-")
+    assert version == answer["model_version"] and version.startswith("ease-sequential-")  # 2 items
     assert (
         entry_point == f"s3://bucket/{version}/spark/train_als.py"
         and artifacts.get(version, "spark/train_als.py") == b"job"

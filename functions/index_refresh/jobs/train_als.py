@@ -11,10 +11,14 @@ them: the action weights, impressions left out, each not-interested pair's weigh
 catalog's active items. Then MLlib ALS with implicit preferences on the summed (user, item)
 weights, and the next-item map M in the item factors' space, as the in-Lambda low-rank trainer
 fits it (recsys/engine/training.py: `sequence_gram` and `solve_sequence_map`; a unit test keeps
-the two equal). It writes under --output:
+the two equal). With --item-item (a catalog small enough for the refresh to solve items x items
+matrices), also the statistics the in-Lambda trainer solves its item-item models from, summed
+over the users: XᵀX of the presence matrix (EASE) and the next-item model's ZᵀZ and ZᵀY
+(training.py's `gram` and `next_item_gram`; unit-tested equal too). It writes under --output:
 
 - `factors.npz`: item_ids, item_factors (items x rank), item_users (users per item),
   sequence_map (rank x rank);
+- `item_item.npz` (with --item-item): item_ids, gram, next_zz, next_zy (items x items, float32);
 - `user_factors/`: ALS's user factors, Parquet (user_id, features);
 - `sample.json`: the newest events of a seeded sample of users, newest first, each
   [item_id, action, rating or null, epoch seconds] (scale choice, recall, calibration);
@@ -53,6 +57,59 @@ def transitions_gram(sequence, V, window, decay):
     return Z.T.astype(np.float64) @ Z, Z.T.astype(np.float64) @ Y, items.size - 1
 
 
+CHUNK = 8_000_000  # index pairs summed by one bincount: bounds a task's memory
+
+
+def _sum_into(total, index, weights):
+    """total.flat[i] += w for each pending (i, w), with one bincount; empties the lists."""
+    if index:
+        w = np.concatenate(weights) if weights[0] is not None else None
+        total += np.bincount(np.concatenate(index), weights=w, minlength=total.size)
+        del index[:], weights[:]
+
+
+def item_item_statistics(users, n, window, decay):
+    """For users given as (items, sequence): XᵀX of the users x items presence matrix (each
+    user's distinct items; co-occurrence counts) and, over each sequence (oldest first), ZᵀZ and
+    ZᵀY of every event after the first: Y its item, Z the previous `window` items decayed."""
+    G, ZZ, ZY = np.zeros(n * n), np.zeros(n * n), np.zeros(n * n)
+    pending = {"g": ([], []), "zz": ([], []), "zy": ([], [])}
+    lags = np.arange(window)
+    size = 0
+    for items, sequence in users:
+        unique = np.unique(np.asarray(items, dtype=np.int64))
+        pending["g"][0].append((unique[:, None] * n + unique[None, :]).ravel())
+        pending["g"][1].append(None)
+        size += unique.size**2
+        s = np.asarray(sequence, dtype=np.int64)
+        if s.size >= 2:
+            back = np.arange(1, s.size)[:, None] - 1 - lags[None, :]
+            before = np.where(back >= 0, s[np.maximum(back, 0)], -1)
+            weights = np.where(before >= 0, decay ** lags[None, :], 0.0)
+            valid = (before[:, :, None] >= 0) & (before[:, None, :] >= 0)
+            pending["zz"][0].append((before[:, :, None] * n + before[:, None, :])[valid])
+            pending["zz"][1].append((weights[:, :, None] * weights[:, None, :])[valid])
+            present = before >= 0
+            pending["zy"][0].append((before * n + s[1:, None])[present])
+            pending["zy"][1].append(weights[present])
+            size += int(valid.sum())
+        if size >= CHUNK:
+            for total, key in ((G, "g"), (ZZ, "zz"), (ZY, "zy")):
+                _sum_into(total, *pending[key])
+            size = 0
+    for total, key in ((G, "g"), (ZZ, "zz"), (ZY, "zy")):
+        _sum_into(total, *pending[key])
+    return G.reshape(n, n), ZZ.reshape(n, n), ZY.reshape(n, n)
+
+
+def oldest_first(events):
+    """A user's (event_time, event_id, item) events as items, oldest first, in the in-function
+    trainer's order (recsys/logic/refresh.py: the log's event-id order, sorted newest first by a
+    stable sort, then reversed), so that events of one instant follow each other the same way."""
+    by_id = sorted(events, key=lambda e: e[1], reverse=True)
+    return [e[2] for e in sorted(by_id, key=lambda e: e[0])]
+
+
 def solve_sequence_map(ZZ, ZY, ridge):
     d = ZZ.shape[0]
     ZZ = ZZ.copy()
@@ -86,6 +143,9 @@ def arguments(argv=None):
     parser.add_argument("--sample-users", type=int, default=2000)
     parser.add_argument("--sample-events", type=int, default=500)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--item-item", action="store_true", help="also the item-item models' statistics (items x items)"
+    )
     return parser.parse_args(argv)
 
 
@@ -204,9 +264,7 @@ def main(argv=None):
         d = V.shape[1]
         ZZ, ZY, n = np.zeros((d, d)), np.zeros((d, d)), 0
         for row in rows:
-            sequence = [
-                e["item"] for e in sorted(row["events"], key=lambda e: (e["event_time"], e["event_id"]))
-            ]
+            sequence = oldest_first([(e["event_time"], e["event_id"], e["item"]) for e in row["events"]])
             zz, zy, k = transitions_gram(sequence, V, window, decay)
             ZZ, ZY, n = ZZ + zz, ZY + zy, n + k
         yield ZZ, ZY, n
@@ -226,6 +284,41 @@ def main(argv=None):
     )
     timings["sequence_seconds"] = round(time.perf_counter() - clock, 3)
 
+    if args.item_item:
+        clock = time.perf_counter()
+        n = len(item_ids)
+
+        def statistics(rows):
+            of_users = (
+                (
+                    row["items"] or [],
+                    oldest_first([(e["event_time"], e["event_id"], e["item"]) for e in row["events"] or []]),
+                )
+                for row in rows
+            )
+            yield item_item_statistics(of_users, n, window, decay)
+
+        per_user = sequences.join(
+            ratings.join(users, "user").groupBy("user_id").agg(F.collect_list("item").alias("items")),
+            "user_id",
+            "full_outer",  # a user may have only not-interested pairs, and no events
+        )
+        co_counts, next_zz, next_zy = (
+            per_user.rdd.coalesce(spark.sparkContext.defaultParallelism)
+            .mapPartitions(statistics)
+            .treeReduce(lambda a, b: (a[0] + b[0], a[1] + b[1], a[2] + b[2]))
+        )
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            item_ids=np.asarray(item_ids),
+            gram=co_counts.astype(np.float32),
+            next_zz=next_zz.astype(np.float32),
+            next_zy=next_zy.astype(np.float32),
+        )
+        _write_bytes(spark, f"{output}/item_item.npz", buffer.getvalue())
+        timings["item_item_seconds"] = round(time.perf_counter() - clock, 3)
+
     clock = time.perf_counter()
     buffer = io.BytesIO()
     np.savez(buffer, item_ids=np.asarray(item_ids), item_factors=V, item_users=item_users, sequence_map=M)
@@ -237,7 +330,8 @@ def main(argv=None):
         .parquet(f"{output}/user_factors")
     )
     sampled = users.orderBy(F.rand(args.seed)).limit(args.sample_users)
-    newest = Window.partitionBy("user_id").orderBy(F.col("event_time").desc(), F.col("event_id").desc())
+    # newest first, events of one instant in event-id order: as the in-function trainer reads them
+    newest = Window.partitionBy("user_id").orderBy(F.col("event_time").desc(), F.col("event_id").asc())
     sample = {}
     for row in (
         events.join(F.broadcast(sampled.select("user_id")), "user_id")

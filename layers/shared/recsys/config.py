@@ -44,6 +44,9 @@ class Settings(BaseModel):
     spark_application_id: str = Field(default="", alias="SPARK_APPLICATION_ID")
     spark_job_role_arn: str = Field(default="", alias="SPARK_JOB_ROLE_ARN")
     spark_training_threshold: int = Field(default=1_500_000, alias="SPARK_TRAINING_THRESHOLD", ge=0)
+    # Catalogs up to this many active items trained on Spark get the item-item models (solved here
+    # from the job's items × items statistics), larger ones ALS's factors.
+    spark_item_item_max_items: int = Field(default=4096, alias="SPARK_ITEM_ITEM_MAX_ITEMS", ge=0)
     # The function POST /v1/model/refresh invokes (that endpoint's function only).
     refresh_function_name: str = Field(default="", alias="REFRESH_FUNCTION_NAME")
     model_cache_dir: str = Field(default="/tmp/recsys-model", alias="MODEL_CACHE_DIR")  # noqa: S108

@@ -178,9 +178,9 @@ def gram(rows: Sequence[Sequence[int]], n_items: int) -> npt.NDArray[np.float64]
     return G
 
 
-def ease(G: npt.NDArray[np.float64], lam: float) -> Matrix:
+def ease(G: npt.NDArray[np.floating[Any]], lam: float) -> Matrix:
     """EASE's item-item weights from the Gram matrix XᵀX."""
-    G = G.copy()
+    G = np.array(G, dtype=np.float64)
     G[np.diag_indices_from(G)] += lam
     Pinv = np.linalg.inv(G)
     B = -Pinv / np.diag(Pinv)
@@ -209,11 +209,11 @@ def _transitions(
     return before, weights, np.concatenate(targets)
 
 
-def next_item(
-    sequences: Sequence[Sequence[int]], n_items: int, lam: float, window: int, decay: float
-) -> Matrix:
-    """T = (ZᵀZ + λI)⁻¹ZᵀY: each event's item (Y) regressed on the decayed previous items (Z).
-    Sequences run oldest first."""
+def next_item_gram(
+    sequences: Sequence[Sequence[int]], n_items: int, window: int, decay: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """ZᵀZ and ZᵀY (items × items) of every event after a user's first: Y its item, Z the decayed
+    previous `window` items. Sequences run oldest first."""
     before, weights, targets = _transitions(sequences, window, decay)
     ZZ = np.zeros((n_items, n_items), dtype=np.float64)
     ZY = np.zeros((n_items, n_items), dtype=np.float64)
@@ -225,8 +225,23 @@ def next_item(
         _accumulate(ZZ, [pairs], [(w[:, :, None] * w[:, None, :])[valid]])
         present = b >= 0
         _accumulate(ZY, [(b * n_items + t[:, None])[present]], [w[present]])
+    return ZZ, ZY
+
+
+def solve_next_item(
+    ZZ: npt.NDArray[np.floating[Any]], ZY: npt.NDArray[np.floating[Any]], lam: float
+) -> Matrix:
+    """T = (ZᵀZ + λI)⁻¹ZᵀY."""
+    ZZ = np.array(ZZ, dtype=np.float64)
     ZZ[np.diag_indices_from(ZZ)] += lam
-    return np.asarray(np.linalg.solve(ZZ, ZY), dtype=np.float32)
+    return np.asarray(np.linalg.solve(ZZ, np.asarray(ZY, dtype=np.float64)), dtype=np.float32)
+
+
+def next_item(
+    sequences: Sequence[Sequence[int]], n_items: int, lam: float, window: int, decay: float
+) -> Matrix:
+    """T: each event's item regressed on the decayed previous items (sequences oldest first)."""
+    return solve_next_item(*next_item_gram(sequences, n_items, window, decay), lam)
 
 
 def factorise(M: Matrix, rank: int, queries: Matrix | None) -> tuple[Matrix, Matrix, float]:
@@ -419,6 +434,30 @@ def choose_scale(
     return params.scale_grid[best], rates
 
 
+def item_item_rows(
+    G: npt.NDArray[np.floating[Any]],
+    ZZ: npt.NDArray[np.floating[Any]],
+    ZY: npt.NDArray[np.floating[Any]],
+    histories: Sequence[Sequence[Action]],
+    column: dict[str, int],
+    params: TrainParams,
+    blend: Blend,
+) -> tuple[Matrix, Matrix, float]:
+    """The item-item models over the w items of `column` (item id -> row of the statistics): EASE
+    on G = XᵀX and the next-item model T on its ZᵀZ and ZᵀY, as P (2w × d) and Q (w × d) with
+    P Qᵀ ≈ [B; T]. Exact up to `full_rank_max` items; above, the `rank` directions that carry most
+    of the score of query vectors sampled from `histories` (users' actions, newest first); and the
+    share of that score kept."""
+    w = G.shape[0]
+    B = ease(G, params.ease_lambda)
+    T = solve_next_item(ZZ, ZY, params.sequence_lambda)
+    M = np.vstack([B, T])  # the blend weighs T's rows when it folds a user in
+    if w <= params.full_rank_max:
+        return factorise(M, w, None)
+    queries = query_sample(histories, column, blend, params.subspace_cuts, 2000, params.seed)
+    return factorise(M, min(params.rank, w), queries)
+
+
 def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
     started, started_at = time.perf_counter(), time.time()
     item_ids = [item.item_id for item in data.items]
@@ -460,15 +499,9 @@ def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
         )
         P *= scale[0]
     elif w >= 2:
-        B = ease(gram(list(by_user.values()), w), params.ease_lambda)
-        T = next_item(sequences, w, params.sequence_lambda, blend.sequence_items, blend.sequence_decay)
-        M = np.vstack([B, T])  # the blend weighs T's rows when it folds a user in
-        queries = None
-        if d < w:
-            queries = query_sample(
-                list(data.histories.values()), column, blend, params.subspace_cuts, 2000, params.seed
-            )
-        P_warm, Q_warm, kept = factorise(M, d, queries)
+        G = gram(list(by_user.values()), w)
+        ZZ, ZY = next_item_gram(sequences, w, blend.sequence_items, blend.sequence_decay)
+        P_warm, Q_warm, kept = item_item_rows(G, ZZ, ZY, list(data.histories.values()), column, params, blend)
         P[warm_positions], P[n + warm_positions], Q[warm_positions] = P_warm[:w], P_warm[w:], Q_warm
     stats = {
         "users": len(by_user),
@@ -480,6 +513,61 @@ def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
         **({"scale": scale[0], "scale_hr_at_20": scale[1]} if scale else {}),
     }
     return _with_content(data.items, P, Q, counts, params, started, started_at, stats)
+
+
+@dataclass(frozen=True)
+class ItemItemStatistics:
+    """What the item-item models are solved from, computed elsewhere (the Spark job,
+    functions/index_refresh/jobs/train_als.py), over the items it saw interactions with: XᵀX of the
+    users × items presence matrix, the next-item model's ZᵀZ and ZᵀY, the users per item, and the
+    trainer's counts."""
+
+    item_ids: list[str]
+    G: npt.NDArray[np.floating[Any]]
+    ZZ: npt.NDArray[np.floating[Any]]
+    ZY: npt.NDArray[np.floating[Any]]
+    item_users: Vector
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _in_catalog(
+    items: Sequence[Item], trained_ids: Sequence[str]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Of the items something was trained for elsewhere, those still in the catalog: their
+    positions in it (ascending) and their rows in what was trained."""
+    position = {item.item_id: p for p, item in enumerate(items)}
+    rows = sorted((position[item_id], r) for r, item_id in enumerate(trained_ids) if item_id in position)
+    if len(rows) < 2:
+        raise TrainingError(f"{len(rows)} of the trained items are in the catalog: nothing to serve")
+    return np.asarray([p for p, _ in rows], dtype=np.int64), np.asarray([r for _, r in rows], dtype=np.int64)
+
+
+def fit_item_item(
+    items: Sequence[Item],
+    statistics: ItemItemStatistics,
+    histories: Sequence[Sequence[Action]],
+    params: TrainParams,
+    blend: Blend,
+) -> TrainedModel:
+    """The model `fit` trains up to `max_items`, solved from statistics computed elsewhere: the
+    same item-item models, the rows of items without interactions from their content. Items of
+    the statistics no longer in the catalog are left out; `histories` (a sample of users, newest
+    first) is what the subspace is chosen on above `full_rank_max` items."""
+    started, started_at = time.perf_counter(), time.time()
+    warm_positions, source = _in_catalog(items, statistics.item_ids)  # in catalog order, as in `fit`
+    keep = np.ix_(source, source)
+    column = {items[p].item_id: c for c, p in enumerate(warm_positions.tolist())}
+    P_warm, Q_warm, kept = item_item_rows(
+        statistics.G[keep], statistics.ZZ[keep], statistics.ZY[keep], histories, column, params, blend
+    )
+    n, w, d = len(items), len(source), Q_warm.shape[1]
+    P = np.zeros((2 * n, d), dtype=np.float32)
+    Q = np.zeros((n, d), dtype=np.float32)
+    P[warm_positions], P[n + warm_positions], Q[warm_positions] = P_warm[:w], P_warm[w:], Q_warm
+    counts = np.zeros(n, dtype=np.float32)
+    counts[warm_positions] = statistics.item_users[source]
+    stats = {**statistics.stats, "dimensions": d, "models": "ease", "query_energy_kept": round(kept, 4)}
+    return _with_content(items, P, Q, counts, params, started, started_at, stats)
 
 
 @dataclass(frozen=True)
@@ -511,11 +599,7 @@ def fit_factors(
     started, started_at = time.perf_counter(), time.time()
     position = {item.item_id: p for p, item in enumerate(items)}
     n = len(items)
-    rows = [(position[item_id], r) for r, item_id in enumerate(factors.item_ids) if item_id in position]
-    if len(rows) < 2:
-        raise TrainingError(f"{len(rows)} of the factors' items are in the catalog: nothing to serve")
-    warm_positions = np.asarray([p for p, _ in rows], dtype=np.int64)
-    source = np.asarray([r for _, r in rows], dtype=np.int64)
+    warm_positions, source = _in_catalog(items, factors.item_ids)
     counts = np.zeros(n, dtype=np.float32)
     counts[warm_positions] = factors.item_users[source]
     V = factors.V[source].astype(np.float32)

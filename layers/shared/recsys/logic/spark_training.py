@@ -5,10 +5,13 @@ counted by the real-time features, which take in every logged event once) it tra
 function (logic/refresh.py). Above it, `start` writes the job's inputs beside the new version
 (`<version>/spark/`: the job file, the catalog's active item ids, the not-interested pairs) and
 starts an EMR Serverless run of functions/index_refresh/jobs/train_als.py, named after the version.
-When the run ends, EMR Serverless's state-change event (an EventBridge rule) invokes the refresh
-function again, and `finish` reads the factors the job wrote, places the items it had no factors
-for by their content, and publishes through the same steps as the in-function path (index, recall
-check, files, `latest.json` last).
+On a catalog of up to `item_item_max` active items the job also sums the items × items
+statistics the in-function trainer solves its item-item models from (the version is named after
+those models). When the run ends, EMR Serverless's state-change event (an EventBridge rule)
+invokes the refresh function again, and `finish` solves those models from the statistics, or
+builds the low-rank model from ALS's factors, places the items without interactions by their
+content, and publishes through the same steps as the in-function path (index, recall check,
+files, `latest.json` last).
 
 Robustness: the run's name is its client token, so a retried start starts one run; `finish` is
 idempotent (a version already published, or older than the one published, is left alone), and a
@@ -31,7 +34,7 @@ import numpy as np
 
 from recsys.domain import ACTION_WEIGHTS
 from recsys.engine.blend import Blend
-from recsys.engine.training import ItemFactors, TrainParams, fit_factors
+from recsys.engine.training import ItemFactors, ItemItemStatistics, TrainParams, fit_factors, fit_item_item
 from recsys.logic.refresh import (
     ALGORITHMS,
     NOT_INTERESTED_WEIGHT,
@@ -52,7 +55,8 @@ from recsys.stores.spark_jobs import IN_FLIGHT
 if TYPE_CHECKING:
     from recsys.stores.spark_jobs import JobRun, SparkJobs
 
-ALGORITHM = ALGORITHMS["als"]
+# what a run's version is named after: the item-item models solved from the job's statistics, or ALS
+SPARK_ALGORITHMS = (ALGORITHMS["ease"], ALGORITHMS["als"])
 # Spark 3.5 (EMR 7.x) and the connector built for it: Spark 4 fails at the first read.
 CONNECTOR = "com.datastax.spark:spark-cassandra-connector_2.12:3.5.1"
 PATHS = ("auto", "lambda", "spark")
@@ -69,6 +73,9 @@ class SparkSettings:
     cassandra_hosts: tuple[str, ...]
     cassandra_port: int
     cassandra_dc: str
+    # catalogs of up to this many active items get the in-function item-item models, solved in the
+    # refresh from the job's items × items statistics; larger ones the ALS factors
+    item_item_max: int = 4096
     iterations: int = 15
     reg: float = 0.1
     alpha: float = 1.0
@@ -117,7 +124,8 @@ def _unfinished(stores: RefreshStores, jobs: SparkJobs) -> JobRun | None:
     running = jobs.runs(IN_FLIGHT)
     if running:
         return max(running, key=lambda r: version_time(r.name))
-    succeeded = [r for r in jobs.runs(("SUCCESS",)) if r.name.startswith(f"{ALGORITHM}-")]
+    ours = tuple(f"{algorithm}-" for algorithm in SPARK_ALGORITHMS)
+    succeeded = [r for r in jobs.runs(("SUCCESS",)) if r.name.startswith(ours)]
     newest = max(succeeded, key=lambda r: version_time(r.name), default=None)
     latest = stores.artifacts.latest_version() or ""
     if (
@@ -140,9 +148,11 @@ def start(
     events: int,
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
-    version = new_version(ALGORITHM, now)
+    active = stores.catalog.active_items()
+    item_item = len(active) <= settings.item_item_max
+    version = new_version(ALGORITHMS["ease" if item_item else "als"], now)
     artifacts = stores.artifacts
-    items = "".join(f"{item.item_id}\n" for item in stores.catalog.active_items())
+    items = "".join(f"{item.item_id}\n" for item in active)
     not_interested = "".join(
         json.dumps({"user_id": u, "item_id": i}) + "\n" for u, i in stores.feedback.not_interested_pairs()
     )
@@ -165,6 +175,7 @@ def start(
         *("--window", str(blend.sequence_items), "--decay", str(blend.sequence_decay)),
         *("--sequence-ridge", str(params.low_rank_sequence_ridge), "--seed", str(params.seed)),
         *("--sample-users", str(params.scale_users)),
+        *(("--item-item",) if item_item else ()),
     ]
     conf = {
         "spark.jars.packages": CONNECTOR,
@@ -174,7 +185,13 @@ def start(
     }
     spark_parameters = " ".join(f"--conf {shlex.quote(f'{k}={v}')}" for k, v in conf.items())
     run_id = jobs.start(version, artifacts.uri(version, "spark/train_als.py"), arguments, spark_parameters)
-    run = {"job_run_id": run_id, "started_at": now.isoformat(), "events": events, "arguments": arguments}
+    run = {
+        "job_run_id": run_id,
+        "started_at": now.isoformat(),
+        "events": events,
+        "item_item": item_item,
+        "arguments": arguments,
+    }
     artifacts.put(version, "spark/run.json", json.dumps(run).encode())
     logger.info("Spark run started", extra={"model_version": version, "job_run_id": run_id, "events": events})
     return {"status": "training", "model_version": version, "job_run_id": run_id, "events": events}
@@ -215,27 +232,46 @@ def _publish_run(
     artifacts = stores.artifacts
     started = time.perf_counter()
     started_run = json.loads(artifacts.get(version, "spark/run.json"))
-    arrays = np.load(io.BytesIO(artifacts.get(version, "spark/output/factors.npz")), allow_pickle=False)
     stats = json.loads(artifacts.get(version, "spark/output/stats.json"))
     sample: dict[str, list[list[Any]]] = json.loads(artifacts.get(version, "spark/output/sample.json"))
-    reg = float(stats["parameters"]["reg"])
-    factors = ItemFactors(
-        item_ids=[str(i) for i in arrays["item_ids"]],
-        V=arrays["item_factors"],
-        item_users=arrays["item_users"],
-        M=arrays["sequence_map"],
-        # ALS's own λ, and as MLlib applies it (ALS-WR: scaled by each user's count of items) to a
-        # user with the mean count
-        fold_in_regs=(reg, reg * stats["counts"]["pairs"] / max(stats["counts"]["users"], 1)),
-        sequence_weights=SEQUENCE_WEIGHTS,
-        stats={k: stats["counts"][k] for k in ("users", "pairs", "events")},
-    )
     items = stores.catalog.active_items()
     sampled = _sampled_snapshot(sample, stores)
-    model = fit_factors(items, factors, list(sampled.histories.values()), params, blend)
+    histories = list(sampled.histories.values())
+    factors = _arrays(artifacts.get(version, "spark/output/factors.npz"))
+    counts = {k: stats["counts"][k] for k in ("users", "pairs", "events")}
+    if started_run.get("item_item"):
+        statistics = _arrays(artifacts.get(version, "spark/output/item_item.npz"))
+        model = fit_item_item(
+            items,
+            ItemItemStatistics(
+                item_ids=[str(i) for i in statistics["item_ids"]],
+                G=statistics["gram"],
+                ZZ=statistics["next_zz"],
+                ZY=statistics["next_zy"],
+                item_users=factors["item_users"],  # the same items, in the same order
+                stats=counts,
+            ),
+            histories,
+            params,
+            blend,
+        )
+    else:
+        reg = float(stats["parameters"]["reg"])
+        item_factors = ItemFactors(
+            item_ids=[str(i) for i in factors["item_ids"]],
+            V=factors["item_factors"],
+            item_users=factors["item_users"],
+            M=factors["sequence_map"],
+            # ALS's own λ, and as MLlib applies it (ALS-WR: scaled by each user's count of items)
+            # to a user with the mean count
+            fold_in_regs=(reg, reg * stats["counts"]["pairs"] / max(stats["counts"]["users"], 1)),
+            sequence_weights=SEQUENCE_WEIGHTS,
+            stats=counts,
+        )
+        model = fit_factors(items, item_factors, histories, params, blend)
     trained = Trained(
         version=version,
-        algorithm=ALGORITHM,
+        algorithm=ALGORITHMS[model.stats["models"]],
         model=model,
         items=items,
         profiles=profiles_of(sampled),
@@ -251,6 +287,11 @@ def _publish_run(
         extra={"spark": {"job_run_id": run_id, "events": started_run["events"], **stats}},
     )
     return publish(stores, trained, params, blend)
+
+
+def _arrays(data: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+        return {name: arrays[name] for name in arrays.files}
 
 
 def _sampled_snapshot(sample: dict[str, list[list[Any]]], stores: RefreshStores) -> LogSnapshot:
