@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 WINDOW_SECONDS = 60
 # KEYS[1]: the subject's set; ARGV: now (ms), window (ms), limit, a unique member.
 # Returns {admitted (0/1), count in the window after this request, oldest time in the window (ms)}.
+# Budgets are not written to the append-only file (nor to replicas): every request spends one, and
+# with `appendfsync always` each answer would wait for an fsync (0.35 ms against 0.12 here, the
+# most of a read endpoint's time in the handler). A restarted Redis starts every window afresh.
 _SPEND = """
+redis.set_repl(redis.REPL_NONE)
 local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
