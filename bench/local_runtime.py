@@ -6,6 +6,11 @@ Measures, through the local API Gateway over HTTP (the Python client, without re
 connection per request, timed by the client): a cold start (a new execution environment:
 emulator + awslambdaric + imports) and a warm invoke; and the same handler called directly
 in-process, so the gateway's and runtime's added latency is warm minus direct.
+
+Then what a pause costs a store's round trip on this machine: a Redis PING and a PostgreSQL
+`SELECT 1` right after the previous one, against after 3 ms of nothing (about what the gateway,
+the emulator and the client take between two serial requests). A handler's round trips pay the
+second figure: the in-handler times `make bench` reports include it.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
-from localcloud.connections import aws_client
+from localcloud.connections import aws_client, postgres, redis_db
 from localcloud.runtime import server
 from localcloud.runtime.server import LocalRuntime
 from localcloud.settings import HOST, Layout, Ports, aws_environment, local_context
@@ -32,6 +37,7 @@ from recsys_client import NO_RETRY, RecsysClient
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "e2e" / "runtime_fixture" / "template.yaml"
 COLD_RUNS, WARM_RUNS = 15, 300
+PAUSE_SECONDS, PAUSE_RUNS = 0.003, 600
 PATH = "/echo/bench"
 
 
@@ -71,6 +77,27 @@ def direct_samples(event: dict, runs: int) -> list[float]:
     return samples
 
 
+def pause_cost(ports: Ports) -> dict[str, tuple[float, float]]:
+    """Median ms of a Redis PING and a PostgreSQL SELECT 1: right after the previous one, and
+    after PAUSE_SECONDS of sleep (interleaved, so that the machine's drift falls on both)."""
+    calls = {"Redis PING": redis_db(ports.redis).ping}
+    with postgres(ports.postgres, "postgres") as conn:
+        calls["PostgreSQL SELECT 1"] = lambda: conn.execute("SELECT 1", prepare=True).fetchone()
+        figures = {}
+        for name, call in calls.items():
+            call()
+            timed: dict[bool, list[float]] = {False: [], True: []}
+            for n in range(2 * PAUSE_RUNS):
+                paused = n % 2 == 1
+                if paused:
+                    time.sleep(PAUSE_SECONDS)
+                started = time.perf_counter()
+                call()
+                timed[paused].append((time.perf_counter() - started) * 1000)
+            figures[name] = (statistics.median(timed[False]), statistics.median(timed[True]))
+    return figures
+
+
 def main() -> None:
     server.log = lambda line: None  # keep the functions' log lines out of the figures
     layout, ports = Layout(), Ports()
@@ -105,6 +132,9 @@ def main() -> None:
     direct_ms = summary("handler called directly in-process", direct)
     print(f"  gateway + runtime added latency (warm - direct): {warm_ms - direct_ms:.2f} ms")
     print(f"  cold / warm ratio: {cold_ms / warm_ms:.1f}x")
+    print(f"a store's round trip, right after the previous one / after {PAUSE_SECONDS * 1000:g} ms of pause:")
+    for name, (back_to_back, after_pause) in pause_cost(ports).items():
+        print(f"  {name:<40} {back_to_back:.3f} / {after_pause:.3f} ms")
 
 
 if __name__ == "__main__":
