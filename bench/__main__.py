@@ -40,7 +40,7 @@ from recsys.config import Settings
 
 RUNS, CLIENTS, SECONDS, COLD_ROUNDS, EFFECT_TRIALS = 200, 8, 5.0, 3, 40
 REFRESH_STEPS = ("read", "fit", "index", "precompute")  # the refresh's timings, each reported
-SPARK_STEPS = ("read", "als", "sequence", "write", "total")  # the Spark job's
+SPARK_STEPS = ("read", "als", "factors", "sequence", "write", "total")  # the Spark job's
 
 
 def paths(user: str, users: range, item: str, items: range) -> list[Endpoint]:

@@ -33,6 +33,9 @@ from localcloud.settings import Layout
 
 PYSPARK_VERSION = "3.5.9"
 MASTER = "local[2]"
+# Spark's default of 200 partitions per shuffle is sized for a cluster (EMR keeps it); on two local
+# cores each is a task of its own, most of them empty
+LOCAL_SHUFFLE_PARTITIONS = 4
 _installing = threading.Lock()
 
 
@@ -136,6 +139,7 @@ class LocalJobRunner:
                 str(spark_home / "bin" / "spark-submit"),
                 # EMR Serverless's default driver has 16 GB; spark-submit's local default is 1 GB
                 *("--master", MASTER, "--conf", "spark.ui.enabled=false", "--driver-memory", "4g"),
+                *("--conf", f"spark.sql.shuffle.partitions={LOCAL_SHUFFLE_PARTITIONS}"),
                 *shlex.split(submit.get("sparkSubmitParameters") or ""),
                 urlparse(self._local(folder, submit["entryPoint"])).path,
                 *(self._local(folder, a) for a in arguments),

@@ -17,7 +17,7 @@ over the users: Xáµ€X of the presence matrix (EASE) and the next-item model's Zá
 (training.py's `gram` and `next_item_gram`; unit-tested equal too). It writes under --output:
 
 - `factors.npz`: item_ids, item_factors (items x rank), item_users (users per item),
-  sequence_map (rank x rank);
+  sequence_map (rank x rank; not with --item-item, whose models do not need it);
 - `item_item.npz` (with --item-item): item_ids, gram, next_zz, next_zy (items x items, float32);
 - `user_factors/`: ALS's user factors, Parquet (user_id, features);
 - `sample.json`: the newest events of a seeded sample of users, newest first, each
@@ -255,36 +255,15 @@ def main(argv=None):
     for row in ratings.groupBy("item").count().collect():
         item_users[row["item"]] = row["count"]
 
-    # the next-item map: every user's events oldest first (ties in event-id order)
-    shared = spark.sparkContext.broadcast(V)
     window, decay = args.window, args.decay
-
-    def gram(rows):
-        V = shared.value
-        d = V.shape[1]
-        ZZ, ZY, n = np.zeros((d, d)), np.zeros((d, d)), 0
-        for row in rows:
-            sequence = oldest_first([(e["event_time"], e["event_id"], e["item"]) for e in row["events"]])
-            zz, zy, k = transitions_gram(sequence, V, window, decay)
-            ZZ, ZY, n = ZZ + zz, ZY + zy, n + k
-        yield ZZ, ZY, n
-
     sequences = (
         events.join(items, "item_id")
         .groupBy("user_id")
         .agg(F.collect_list(F.struct("event_time", "event_id", "item")).alias("events"))
     )
-    ZZ, ZY, transitions = sequences.rdd.mapPartitions(gram).reduce(
-        lambda a, b: (a[0] + b[0], a[1] + b[1], a[2] + b[2])
-    )
-    M = (
-        solve_sequence_map(ZZ, ZY, args.sequence_ridge)
-        if transitions
-        else np.zeros((args.rank,) * 2, np.float32)
-    )
-    timings["sequence_seconds"] = round(time.perf_counter() - clock, 3)
-
-    if args.item_item:
+    timings["factors_seconds"] = round(time.perf_counter() - clock, 3)
+    extra, transitions = {}, None
+    if args.item_item:  # what the refresh builds its model from: the next-item map is not needed
         clock = time.perf_counter()
         n = len(item_ids)
 
@@ -318,10 +297,33 @@ def main(argv=None):
         )
         _write_bytes(spark, f"{output}/item_item.npz", buffer.getvalue())
         timings["item_item_seconds"] = round(time.perf_counter() - clock, 3)
+    else:  # the next-item map in the factors' space: every user's events oldest first
+        clock = time.perf_counter()
+        shared = spark.sparkContext.broadcast(V)
+
+        def gram(rows):
+            V = shared.value
+            d = V.shape[1]
+            ZZ, ZY, n = np.zeros((d, d)), np.zeros((d, d)), 0
+            for row in rows:
+                sequence = oldest_first([(e["event_time"], e["event_id"], e["item"]) for e in row["events"]])
+                zz, zy, k = transitions_gram(sequence, V, window, decay)
+                ZZ, ZY, n = ZZ + zz, ZY + zy, n + k
+            yield ZZ, ZY, n
+
+        ZZ, ZY, transitions = sequences.rdd.mapPartitions(gram).reduce(
+            lambda a, b: (a[0] + b[0], a[1] + b[1], a[2] + b[2])
+        )
+        extra["sequence_map"] = (
+            solve_sequence_map(ZZ, ZY, args.sequence_ridge)
+            if transitions
+            else np.zeros((args.rank,) * 2, np.float32)
+        )
+        timings["sequence_seconds"] = round(time.perf_counter() - clock, 3)
 
     clock = time.perf_counter()
     buffer = io.BytesIO()
-    np.savez(buffer, item_ids=np.asarray(item_ids), item_factors=V, item_users=item_users, sequence_map=M)
+    np.savez(buffer, item_ids=np.asarray(item_ids), item_factors=V, item_users=item_users, **extra)
     _write_bytes(spark, f"{output}/factors.npz", buffer.getvalue())
     (
         model.userFactors.join(users.withColumnRenamed("user", "id"), "id")
@@ -347,7 +349,7 @@ def main(argv=None):
     timings["write_seconds"] = round(time.perf_counter() - clock, 3)
     timings["total_seconds"] = round(time.perf_counter() - started, 3)
     stats = {
-        "counts": {**counts, "transitions": int(transitions)},
+        "counts": {**counts, **({} if transitions is None else {"transitions": int(transitions)})},
         "timings": timings,
         "parameters": vars(args),
     }
