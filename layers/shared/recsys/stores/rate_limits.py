@@ -23,7 +23,9 @@ WINDOW_SECONDS = 60
 # Budgets are not written to the append-only file (nor to replicas): every request spends one, and
 # with `appendfsync always` each answer would wait for an fsync (0.35 ms against 0.12 here, the
 # most of a read endpoint's time in the handler). A restarted Redis starts every window afresh.
+# (Redis 7 replicates a script's effects, never the script; 5 and 6 must be asked to first.)
 _SPEND = """
+redis.replicate_commands()
 redis.set_repl(redis.REPL_NONE)
 local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
