@@ -293,8 +293,10 @@ class SqsMapping(_Mapping):
 
     def _collect(self) -> list[dict[str, Any]]:
         """Messages up to the batch size: the first receive waits for one to arrive (long
-        polling), the next ones gather more until the window closes."""
-        messages: list[dict[str, Any]] = []
+        polling), the next ones gather more until the window closes. A message whose visibility
+        timeout ends within the window is received again: it is in the batch once, with its
+        newest receipt handle (the one that deletes it)."""
+        messages: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + self.window
         while len(messages) < self.batch_size and not self.stop.is_set():
             reply = self.sqs.receive_message(
@@ -304,10 +306,11 @@ class SqsMapping(_Mapping):
                 MessageAttributeNames=["All"],
                 WaitTimeSeconds=0 if messages else SQS_WAIT_SECONDS,
             )
-            messages.extend(reply.get("Messages", []))
+            for message in reply.get("Messages", []):
+                messages[message["MessageId"]] = message  # where it was first received
             if time.monotonic() >= deadline:
                 break
-        return messages
+        return list(messages.values())
 
     def _deliver(self, messages: list[dict[str, Any]]) -> None:
         event = {
