@@ -480,8 +480,19 @@ def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
         [column[a.item_id] for a in reversed(history) if a.item_id in column]
         for history in data.histories.values()
     ]
-    exact = w <= params.full_rank_max and not low_rank
-    d = w if exact else min(params.low_rank_dims if low_rank else params.rank, w)
+    if not low_rank and w >= 2:  # the item-item models, from their statistics summed here
+        ZZ, ZY = next_item_gram(sequences, w, blend.sequence_items, blend.sequence_decay)
+        statistics = ItemItemStatistics(
+            item_ids=warm_ids,
+            G=gram(list(by_user.values()), w),
+            ZZ=ZZ,
+            ZY=ZY,
+            item_users=counts[warm_positions],
+            stats={"users": len(by_user), "pairs": len(data.pairs), "events": data.events},
+        )
+        histories = list(data.histories.values())
+        return fit_item_item(data.items, statistics, histories, params, blend, (started, started_at))
+    d = min(params.low_rank_dims, w) if low_rank else w
     P = np.zeros((2 * n, max(d, 1)), dtype=np.float32)
     Q = np.zeros((n, max(d, 1)), dtype=np.float32)
     kept = 0.0
@@ -498,11 +509,6 @@ def fit(data: TrainingData, params: TrainParams, blend: Blend) -> TrainedModel:
             P, Q, popularity_feature(counts), list(data.histories.values()), position, blend, params
         )
         P *= scale[0]
-    elif w >= 2:
-        G = gram(list(by_user.values()), w)
-        ZZ, ZY = next_item_gram(sequences, w, blend.sequence_items, blend.sequence_decay)
-        P_warm, Q_warm, kept = item_item_rows(G, ZZ, ZY, list(data.histories.values()), column, params, blend)
-        P[warm_positions], P[n + warm_positions], Q[warm_positions] = P_warm[:w], P_warm[w:], Q_warm
     stats = {
         "users": len(by_user),
         "pairs": len(data.pairs),
@@ -548,12 +554,15 @@ def fit_item_item(
     histories: Sequence[Sequence[Action]],
     params: TrainParams,
     blend: Blend,
+    started: tuple[float, float] | None = None,
 ) -> TrainedModel:
-    """The model `fit` trains up to `max_items`, solved from statistics computed elsewhere: the
-    same item-item models, the rows of items without interactions from their content. Items of
-    the statistics no longer in the catalog are left out; `histories` (a sample of users, newest
-    first) is what the subspace is chosen on above `full_rank_max` items."""
-    started, started_at = time.perf_counter(), time.time()
+    """The model `fit` trains up to `max_items`, solved from its statistics (summed by `fit`, or
+    elsewhere: the Spark job): the item-item models, the rows of items without interactions from
+    their content. Items of the statistics no longer in the catalog are left out; `histories` (a
+    sample of users is enough, newest first) is what the subspace is chosen on above
+    `full_rank_max` items. started: when training began (perf_counter, epoch seconds), if the
+    statistics were summed as part of it."""
+    started_clock, started_at = started or (time.perf_counter(), time.time())
     warm_positions, source = _in_catalog(items, statistics.item_ids)  # in catalog order, as in `fit`
     keep = np.ix_(source, source)
     column = {items[p].item_id: c for c, p in enumerate(warm_positions.tolist())}
@@ -567,7 +576,7 @@ def fit_item_item(
     counts = np.zeros(n, dtype=np.float32)
     counts[warm_positions] = statistics.item_users[source]
     stats = {**statistics.stats, "dimensions": d, "models": "ease", "query_energy_kept": round(kept, 4)}
-    return _with_content(items, P, Q, counts, params, started, started_at, stats)
+    return _with_content(items, P, Q, counts, params, started_clock, started_at, stats)
 
 
 @dataclass(frozen=True)

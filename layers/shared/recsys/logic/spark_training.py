@@ -22,7 +22,6 @@ finds one in flight and starts nothing. A run that failed, or whose model could 
 
 from __future__ import annotations
 
-import io
 import json
 import shlex
 import time
@@ -30,10 +29,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from recsys.domain import ACTION_WEIGHTS
 from recsys.engine.blend import Blend
+from recsys.engine.bundle import npz_arrays
 from recsys.engine.training import ItemFactors, ItemItemStatistics, TrainParams, fit_factors, fit_item_item
 from recsys.logic.refresh import (
     ALGORITHMS,
@@ -237,10 +235,10 @@ def _publish_run(
     items = stores.catalog.active_items()
     sampled = _sampled_snapshot(sample, stores)
     histories = list(sampled.histories.values())
-    factors = _arrays(artifacts.get(version, "spark/output/factors.npz"))
+    factors = npz_arrays(artifacts.get(version, "spark/output/factors.npz"))
     counts = {k: stats["counts"][k] for k in ("users", "pairs", "events")}
     if started_run.get("item_item"):
-        statistics = _arrays(artifacts.get(version, "spark/output/item_item.npz"))
+        statistics = npz_arrays(artifacts.get(version, "spark/output/item_item.npz"))
         model = fit_item_item(
             items,
             ItemItemStatistics(
@@ -287,11 +285,6 @@ def _publish_run(
         extra={"spark": {"job_run_id": run_id, "events": started_run["events"], **stats}},
     )
     return publish(stores, trained, params, blend)
-
-
-def _arrays(data: bytes) -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-        return {name: arrays[name] for name in arrays.files}
 
 
 def _sampled_snapshot(sample: dict[str, list[list[Any]]], stores: RefreshStores) -> LogSnapshot:
