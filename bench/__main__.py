@@ -20,6 +20,7 @@ one JSON object whose keys other tools read (keep them stable).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -43,8 +44,16 @@ REFRESH_STEPS = ("read", "fit", "index", "precompute")  # the refresh's timings,
 SPARK_STEPS = ("read", "als", "factors", "sequence", "write", "total")  # the Spark job's
 
 
+KEPT_USERS = 200  # the users whose rankings recs_cached asks for again (each kept for 60 s)
+
+
 def paths(user: str, users: range, item: str, items: range) -> list[Endpoint]:
-    """The endpoints measured, over the stack's users and items."""
+    """The endpoints measured, over the stack's users and items. Recommendations twice: `recs`
+    ranks every request (each excludes an item id of its own that no catalog holds, so no kept
+    ranking can answer it and the list is what it would be without it), and `recs_cached` asks
+    again for KEPT_USERS users whose rankings it asked for first (the same request, so the ranking
+    kept for it answers while nothing changed)."""
+    asked = itertools.count()
 
     def u(n: int) -> str:
         return f"{user}{users[n % len(users)]}"
@@ -52,10 +61,17 @@ def paths(user: str, users: range, item: str, items: range) -> list[Endpoint]:
     def i(n: int) -> str:
         return f"{item}{items[n % len(items)]}"
 
+    def ranked(n: int) -> str:
+        return f"/v1/recommendations?user_id={u(n)}&limit=20&exclude=bench_{next(asked)}"
+
     return [
         Endpoint("floor", "GetItemFunction", lambda n: f"/v1/items/{i(n)}"),
+        Endpoint("recs", "GetRecommendationsFunction", ranked),
         Endpoint(
-            "recs", "GetRecommendationsFunction", lambda n: f"/v1/recommendations?user_id={u(n)}&limit=20"
+            "recs_cached",
+            "GetRecommendationsFunction",
+            lambda n: f"/v1/recommendations?user_id={u(n % KEPT_USERS)}&limit=20",
+            primed=KEPT_USERS,
         ),
         Endpoint("similar", "GetSimilarItemsFunction", lambda n: f"/v1/items/{i(n)}/similar?limit=10"),
         Endpoint(
@@ -81,6 +97,7 @@ SEEDED = Scale(
 TITLES = {
     "floor": "GET /v1/items/{id} (floor)",
     "recs": "GET /v1/recommendations?limit=20",
+    "recs_cached": "  the same, its ranking kept",
     "similar": "GET /v1/items/{id}/similar",
     "explain": "GET /v1/recommendations/{id}/explain",
 }
@@ -89,19 +106,22 @@ TITLES = {
 def cold_starts(cloud: LocalCloud, scale: Scale, key: str, rounds: int) -> dict[str, float]:
     """Each endpoint's first request to a runtime that has just started: a new environment, which
     loads the model from S3 (the files this machine's environments keep in /tmp are deleted first,
-    as a new Lambda environment has none)."""
+    as a new Lambda environment has none). Endpoints of one function (recs, recs_cached) share
+    the figure of the first: the second's request meets a started environment."""
     version = cloud.latest_model(cloud.deploy(scale.stack))
-    samples: dict[str, list[float]] = {e.name: [] for e in scale.endpoints}
+    first = {e.function: e.name for e in reversed(scale.endpoints)}
+    samples: dict[str, list[float]] = {name: [] for name in first.values()}
     for round_ in range(rounds):
         shutil.rmtree(
             Path(Settings.model_fields["model_cache_dir"].default) / str(version), ignore_errors=True
         )
         with cloud.serve_stack(scale.runtime, cloud.layout.log("bench-runtime"), api_only=True) as (port, _):
             for endpoint in scale.endpoints:
-                samples[endpoint.name].append(
-                    endpoints.fresh(f"http://{HOST}:{port}", endpoint.path(round_), key).ms
-                )
-    return {name: round(statistics.median(values), 1) for name, values in samples.items()}
+                if first[endpoint.function] == endpoint.name:
+                    samples[endpoint.name].append(
+                        endpoints.fresh(f"http://{HOST}:{port}", endpoint.path(round_), key).ms
+                    )
+    return {e.name: round(statistics.median(samples[first[e.function]]), 1) for e in scale.endpoints}
 
 
 def refresh_figures(cloud: LocalCloud, invoke_port: int) -> dict[str, float]:
@@ -129,18 +149,23 @@ def spark_refresh_figures(cloud: LocalCloud, invoke_port: int) -> dict[str, floa
 
 
 def goals(f: dict[str, float]) -> list[tuple[str, str, bool]]:
-    """Issue 10's goals, each with what this run measured."""
-    rows = [
-        (
-            "recs p50 <= floor p50 + 1.5 ms",
-            f"{f['recs_p50_ms']} vs {f['floor_p50_ms']} + 1.5",
-            f["recs_p50_ms"] <= f["floor_p50_ms"] + 1.5,
-        ),
-        (
-            "recs p99 <= 2 x floor p99",
-            f"{f['recs_p99_ms']} vs 2 x {f['floor_p99_ms']}",
-            f["recs_p99_ms"] <= 2 * f["floor_p99_ms"],
-        ),
+    """Issue 10's goals, each with what this run measured. Those of recommendations are read
+    twice: ranked for the request (`recs`), and answered by the ranking kept for it (`recs_cached`)."""
+    rows = []
+    for name, how in (("recs", "ranked"), ("recs_cached", "kept")):
+        rows += [
+            (
+                f"recs ({how}) p50 <= floor p50 + 1.5 ms",
+                f"{f[name + '_p50_ms']} vs {f['floor_p50_ms']} + 1.5",
+                f[name + "_p50_ms"] <= f["floor_p50_ms"] + 1.5,
+            ),
+            (
+                f"recs ({how}) p99 <= 2 x floor p99",
+                f"{f[name + '_p99_ms']} vs 2 x {f['floor_p99_ms']}",
+                f[name + "_p99_ms"] <= 2 * f["floor_p99_ms"],
+            ),
+        ]
+    rows += [
         (
             "similar p50 <= floor p50 + 1 ms",
             f"{f['similar_p50_ms']} vs {f['floor_p50_ms']} + 1",
@@ -152,21 +177,21 @@ def goals(f: dict[str, float]) -> list[tuple[str, str, bool]]:
             f["explain_p50_ms"] <= f["floor_p50_ms"] + 3,
         ),
     ]
-    for name in ("floor", "recs", "similar", "explain"):
+    for name in ("floor", "recs", "recs_cached", "similar", "explain"):
         kept, new = f[f"keepalive_{name}_p50_ms"], f[f"{name}_p50_ms"]
         rows.append((f"{name}: keep-alive p50 <= fresh p50", f"{kept} vs {new}", kept <= new))
+    for name, how in (("recs", "ranked"), ("recs_cached", "kept")):
+        rows.append(
+            (
+                f"recs ({how}) rps at 8 clients >= 80 % of the floor's",
+                f"{f[name + '_rps_8']} vs {f['floor_rps_8']}",
+                f[name + "_rps_8"] >= 0.8 * f["floor_rps_8"],
+            )
+        )
+    for name, title in (("recs", "recs (ranked)"), ("recs_cached", "recs (kept)"), ("similar", "similar")):
+        handler = f[name + "_handler_p50_ms"]
+        rows.append((f"{title} in-handler p50 <= 1 ms", f"{handler}", handler <= 1))
     rows += [
-        (
-            "rps at 8 clients >= 80 % of the floor's",
-            f"{f['rps_8']} vs {f['floor_rps_8']}",
-            f["rps_8"] >= 0.8 * f["floor_rps_8"],
-        ),
-        ("recs in-handler p50 <= 1 ms", f"{f['recs_handler_p50_ms']}", f["recs_handler_p50_ms"] <= 1),
-        (
-            "similar in-handler p50 <= 1 ms",
-            f"{f['similar_handler_p50_ms']}",
-            f["similar_handler_p50_ms"] <= 1,
-        ),
         ("recs cold start <= 1.5 s", f"{f['cold_start_ms']} ms", f["cold_start_ms"] <= 1500),
         (
             "refresh <= 2 minutes",
@@ -271,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         row = f"{TITLES[n]:<38} {f[n + '_cold_ms']:>8.0f} {f[n + '_p50_ms']:>7.2f} {f[n + '_p99_ms']:>7.2f}"
         row += f" {f['keepalive_' + n + '_p50_ms']:>15.2f} {f['keepalive_' + n + '_p99_ms']:>7.2f}"
         print(row + f" {f[n + '_handler_p50_ms']:>12.3f} {f[n + '_rps_8']:>8.1f}")
+    print(f"(kept rankings answered {figures['recs_cached_hit_ratio']:.1%} of recs_cached's requests")
+    print(f" and {figures['recs_hit_ratio']:.1%} of recs's)")
     spent = ", ".join(f"{step} {figures[f'refresh_{step}_s']} s" for step in REFRESH_STEPS)
     print(f"refresh {figures['refresh_s']} s ({spent}; peak {figures['refresh_peak_mib']:.0f} MiB)")
     if "refresh_spark_s" in figures:
@@ -284,9 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         f" ({EFFECT_TRIALS} trials after a first one, which took {figures['effect_first_ms']} ms)"
     )
     if "ingest_eps" in figures:
-        print("\ngoal                                          measured                              met")
+        print(f"\n  {'goal':<56} {'measured':<37} met")
         for goal, measured, met in goals(figures):
-            print(f"  {goal:<44} {measured:<37} {'yes' if met else 'NO'}")
+            print(f"  {goal:<56} {measured:<37} {'yes' if met else 'NO'}")
     chart = args.chart or ROOT / "docs" / ("bench.png" if scale is SEEDED else f"bench-{scale.name}.png")
     note = (
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average "

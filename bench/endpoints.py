@@ -26,12 +26,14 @@ class Endpoint:
     name: str
     function: str  # its logical id in template.yaml
     path: PathFor
+    primed: int = 0  # paths 0..primed-1 are asked once before measuring (the rankings kept)
 
 
 @dataclass(frozen=True)
 class Sample:
     ms: float  # as the client saw it
     handler_ms: float | None  # inside the function (Server-Timing: handler;dur=...)
+    cache: str | None = None  # X-Cache: whether a kept ranking answered ("hit") or not ("miss")
 
 
 def _handler_ms(header: str | None) -> float | None:
@@ -52,7 +54,7 @@ def sample(raw: RawResponse, path: str, expected: int = 200) -> Sample:
     the connection's opening included when it is new, to the answer's last byte)."""
     if raw.status != expected:
         raise RuntimeError(f"{path}: HTTP {raw.status}")
-    return Sample(raw.elapsed * 1000, _handler_ms(raw.header("server-timing")))
+    return Sample(raw.elapsed * 1000, _handler_ms(raw.header("server-timing")), raw.header("x-cache"))
 
 
 def get(api: RecsysClient, path: str) -> Sample:
@@ -125,15 +127,18 @@ def throughput(base: str, key: str, path: PathFor, clients: int, seconds: float)
 def measure(
     base: str, key: str, endpoint: Endpoint, runs: int, clients: int, seconds: float
 ) -> dict[str, float]:
-    """Warm figures of one endpoint (its environments already started)."""
+    """Warm figures of one endpoint (its environments already started). Where the answers say
+    whether a kept ranking answered (X-Cache), the share that did is reported too."""
     with client(base, key, keep_alive=False) as api:
-        for n in range(10):  # past each environment's first requests
+        for n in range(max(10, endpoint.primed)):  # past each environment's first requests
             get(api, endpoint.path(n))
         on_fresh = [get(api, endpoint.path(n)) for n in range(runs)]
     with client(base, key, keep_alive=True) as api:
         kept = [get(api, endpoint.path(n)) for n in range(runs)]
     handler = [s.handler_ms for s in on_fresh + kept if s.handler_ms is not None]
+    cached = [s.cache == "hit" for s in on_fresh + kept if s.cache is not None]
     return {
+        **({"hit_ratio": round(sum(cached) / len(cached), 3)} if cached else {}),
         "p50_ms": round(statistics.median(s.ms for s in on_fresh), 2),
         "p99_ms": round(percentile([s.ms for s in on_fresh], 0.99), 2),
         "keepalive_p50_ms": round(statistics.median(s.ms for s in kept), 2),

@@ -27,6 +27,7 @@ SERIES = (
 ENDPOINTS = (
     ("floor", "GET /v1/items/{id}\n(floor)"),
     ("recs", "GET /v1/recommendations\n?limit=20"),
+    ("recs_cached", "GET /v1/recommendations\n(ranking kept)"),
     ("similar", "GET /v1/items/{id}\n/similar"),
     ("explain", "GET /v1/recommendations\n/{id}/explain"),
 )

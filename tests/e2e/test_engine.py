@@ -137,6 +137,70 @@ def test_not_interested_removes_the_item_at_once(world):
     assert status == 200 and body["explanation"]["primary_reason"] == "excluded"
 
 
+def _asked(api: Api, user: str, limit: int = 10) -> tuple[str | None, dict]:
+    status, headers, body = api.call("GET", f"/v1/recommendations?user_id={user}&limit={limit}", api.reader)
+    assert status == 200, body
+    return headers.get("X-Cache"), body
+
+
+def _ids(body: dict) -> list[str]:
+    return [r["item_id"] for r in body["recommendations"]]
+
+
+def test_a_ranking_is_served_again_until_the_user_or_its_items_change(world):
+    api, tag, _ = world
+    user = f"scifi_fan_{tag}_6"
+    assert served_by(api, user, refresh(api))  # what the model answers is kept; a fallback's is not
+    cache, first = _asked(api, user, limit=7)  # a limit no other request of this user asked
+    assert cache == "miss"
+    cache, again = _asked(api, user, limit=7)
+    assert cache == "hit"
+    assert {k: v for k, v in again.items() if k != "request_id"} == {
+        k: v for k, v in first.items() if k != "request_id"
+    }  # the same ranking, its time of ranking (generated_at) and its model version
+
+    # an impression changes no history: the ranking stays
+    impression = {"user_id": user, "item_id": _ids(first)[0], "action": "impression"}
+    applied = _history_size(api, user) + 1
+    assert api.call("POST", "/v1/interactions", api.writer, impression)[0] == 202
+    assert wait_for(lambda: _history_size(api, user) == applied, 10)
+    assert _asked(api, user, limit=7)[0] == "hit"
+
+    # feedback and preferences are PostgreSQL's: the cache is dropped when they are written
+    top, second = _ids(first)[0], _ids(first)[1]
+    feedback = {"user_id": user, "item_id": top, "feedback_type": "not_interested"}
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    assert api.call("POST", "/v1/feedback", api.writer, feedback, headers=headers)[0] == 201
+    cache, body = _asked(api, user, limit=7)
+    assert cache == "miss" and top not in _ids(body)
+    preferences = {"favorite_categories": [], "excluded_items": [second]}
+    assert api.call("PUT", f"/v1/users/{user}/preferences", api.writer, preferences)[0] == 200
+    cache, body = _asked(api, user, limit=7)
+    assert cache == "miss" and second not in _ids(body)
+    assert _asked(api, user, limit=7)[0] == "hit"
+
+    # an action is in the history the moment the features consumer applies it
+    watched = _ids(body)[0]
+    action = {"user_id": user, "item_id": watched, "action": "watch"}
+    assert api.call("POST", "/v1/interactions", api.writer, action)[0] == 202
+    assert wait_for(lambda: watched not in _ids(_asked(api, user, limit=7)[1]), 5)
+
+    # an item deactivated in the catalog leaves the kept ranking within CacheCheckSeconds
+    cache, body = _asked(api, user, limit=7)
+    assert cache == "hit"
+    gone = _ids(body)[0]
+    status, _, item = api.call("GET", f"/v1/items/{gone}", api.reader)
+    assert status == 200
+    fields = ("title", "description", "category", "subcategory", "tags", "content_features", "thumbnail_url")
+    update = {**{k: item[k] for k in fields if item[k] is not None}, "is_active": False}
+    try:
+        assert api.call("PUT", f"/v1/items/{gone}", api.admin, update)[0] == 200
+        assert wait_for(lambda: gone not in _ids(_asked(api, user, limit=7)[1]), 15)
+    finally:
+        update["is_active"] = True
+        assert api.call("PUT", f"/v1/items/{gone}", api.admin, update)[0] == 200
+
+
 def test_explanations_decompose_the_score(world):
     api, tag, items = world
     user = f"scifi_fan_{tag}_3"

@@ -1,9 +1,9 @@
 import concurrent.futures
 import uuid
-from pathlib import Path
 
 from recsys.connections import redis_client
 from recsys.stores.rate_limits import RedisRateLimits
+from tests.integration.redis_files import append_only_file
 
 T0 = 1_800_000_000.0
 
@@ -48,20 +48,12 @@ def test_budget_reports_remaining_and_when_a_slot_frees(settings):
     assert 0 < redis_client(settings).pttl(f"ratelimit:{who}") <= 61_000
 
 
-def _append_only_file(client) -> Path:
-    """The file Redis appends writes to now (the manifest's last incremental file)."""
-    folder = Path(client.config_get("dir")["dir"]) / client.config_get("appenddirname")["appenddirname"]
-    manifest = (folder / f"{client.config_get('appendfilename')['appendfilename']}.manifest").read_text()
-    incremental = [line.split()[1] for line in manifest.splitlines() if line.split()[-1] == "i"]
-    return folder / incremental[-1]
-
-
 def test_budgets_are_not_written_to_the_append_only_file(settings):
     """Spending a budget must not wait for an fsync: nothing of it reaches the append-only file,
     while any other write does. (What other clients write meanwhile is not looked at.)"""
     client = redis_client(settings)
     limiter = RedisRateLimits(client)
-    aof = _append_only_file(client)
+    aof = append_only_file(client)
     offset = aof.stat().st_size
     who, control = subject(), f"probe:{uuid.uuid4().hex}"
     assert all(limiter.spend(who, 10).allowed for _ in range(5))

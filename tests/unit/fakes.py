@@ -9,9 +9,10 @@ the real servers in tests/integration.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -23,6 +24,7 @@ from recsys.stores.failure_queue import Parked
 from recsys.stores.feature_store import LiveEvent, RecentAction, StoredEmbedding, UserHistory
 from recsys.stores.interaction_log import ItemInteraction, LoggedEvent
 from recsys.stores.precomputed import PrecomputedRow
+from recsys.stores.recommendation_cache import CachedRanking
 from recsys.stores.user_signals import UserSignals
 
 
@@ -150,6 +152,42 @@ class FakeFeatureStore:
     def get_user_embedding(self, user_id: str) -> StoredEmbedding | None:
         self._reachable()
         return self.embeddings.get(user_id)
+
+
+class FakeRecommendationCache:
+    """RecommendationCache: entries by (user, fingerprint) with the users' generations, kept as
+    JSON as Redis keeps them; `down` is Redis unreachable."""
+
+    def __init__(self, down: bool = False) -> None:
+        self.generations: dict[str, str] = {}
+        self.entries: dict[tuple[str, str], str] = {}
+        self.down = down
+        self._next = 0
+
+    def _reachable(self) -> None:
+        if self.down:
+            raise RedisConnectionError("redis is down")
+
+    def lookup(self, user_id: str, fingerprint: str) -> CachedRanking:
+        self._reachable()
+        generation = self.generations.get(user_id, "")
+        raw = self.entries.get((user_id, fingerprint))
+        entry = json.loads(raw) if raw is not None else None
+        return CachedRanking(generation, entry if entry and entry["g"] == generation else None)
+
+    def store(self, user_id: str, fingerprint: str, generation: str, entry: dict[str, Any]) -> bool:
+        self._reachable()
+        if self.generations.get(user_id, "") != generation:
+            return False
+        self.entries[(user_id, fingerprint)] = json.dumps({**entry, "g": generation})
+        return True
+
+    def invalidate(self, user_ids: list[str]) -> None:
+        self._reachable()
+        self._next += 1
+        for user_id in user_ids:
+            self.generations[user_id] = str(self._next)
+            self.entries = {k: v for k, v in self.entries.items() if k[0] != user_id}
 
 
 class FakeSignals:

@@ -13,7 +13,14 @@ from recsys.stores.feature_store import RecentAction, UserHistory
 from recsys.stores.precomputed import PrecomputedRow
 from recsys.stores.user_signals import UserSignals
 from tests.unit.engine_fixtures import histories, items, trained
-from tests.unit.fakes import FakeCatalog, FakeFeatureStore, FakeModels, FakePrecomputed, FakeSignals
+from tests.unit.fakes import (
+    FakeCatalog,
+    FakeFeatureStore,
+    FakeModels,
+    FakePrecomputed,
+    FakeRecommendationCache,
+    FakeSignals,
+)
 
 _, BUNDLE = trained()
 # each item's interactions in the training log: the catalog's counts and the real-time popularity
@@ -34,6 +41,7 @@ def world_stores(
     precomputed_down: bool = False,  # PostgreSQL's precomputed rows unreachable
     inactive: Iterable[str] = (),
     extra: Iterable[Item] = (),  # items in the catalog that the model does not know
+    cache: FakeRecommendationCache | None = None,
 ) -> Stores:
     off = set(inactive)
     catalog = [dataclasses.replace(i, is_active=False) if i.item_id in off else i for i in CATALOG.values()]
@@ -51,4 +59,5 @@ def world_stores(
         ),
         precomputed=FakePrecomputed(precomputed, down=precomputed_down),
         models=models or FakeModels(BUNDLE),
+        cache=cache,
     )

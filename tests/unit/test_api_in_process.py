@@ -31,6 +31,7 @@ from recsys.domain import Item
 from recsys.stores.api_keys import ApiKey, ApiKeyStore
 from recsys.stores.feedback import Feedback, FeedbackStore
 from recsys.stores.rate_limits import Budget, RateLimits
+from tests.unit.fakes import FakeRecommendationCache
 
 KEYS = {
     "rk_reader": ApiKey("reader01", "free", frozenset({"read"})),
@@ -102,8 +103,8 @@ class FeedbackRecords:
     ) -> Feedback:
         raise NotImplementedError
 
-    def delete(self, feedback_id: uuid.UUID) -> bool:
-        return False
+    def delete(self, feedback_id: uuid.UUID) -> Feedback | None:
+        return None
 
 
 class MemoryRecords(BasePersistenceLayer):
@@ -151,11 +152,15 @@ class Context:
 
 
 def app_of(router: APIRouter, **overrides: Any) -> FastAPI:
-    """The endpoint's app with its stores overridden: keys and limits always, the rest given."""
+    """The endpoint's app with its stores overridden: keys, limits and the kept rankings always,
+    the rest given."""
     app = create_app(router)
-    stores = {deps.api_keys: Keys(), deps.rate_limits: Limits()} | {
-        getattr(deps, name): store for name, store in overrides.items()
+    defaults = {
+        deps.api_keys: Keys(),
+        deps.rate_limits: Limits(),
+        deps.recommendation_cache: FakeRecommendationCache(),
     }
+    stores = defaults | {getattr(deps, name): store for name, store in overrides.items()}
     for provider, store in stores.items():
         app.dependency_overrides[deps.injected(provider)] = _returning(store)
     return app
@@ -296,14 +301,20 @@ BODY = {"user_id": "u1", "item_id": "movie_1", "feedback_type": "like"}
 
 
 def test_a_repeated_key_replays_the_first_response_and_writes_once():
-    store, records = FeedbackRecords(), MemoryRecords()
-    app = app_of(feedback.create_router, feedback_store=store, idempotency_records=records)
+    store, records, rankings = FeedbackRecords(), MemoryRecords(), FakeRecommendationCache()
+    app = app_of(
+        feedback.create_router,
+        feedback_store=store,
+        idempotency_records=records,
+        recommendation_cache=rankings,
+    )
     key = {"Idempotency-Key": "k-1"}
     first = call(app, "POST", "/v1/feedback", "rk_writer", BODY, key)
     again = call(app, "POST", "/v1/feedback", "rk_writer", BODY, key)
     assert first[0] == again[0] == 201
     assert again[2] == first[2]  # the first response, its feedback id and request id included
     assert store.created == [("u1", "movie_1", "like", "k-1")]
+    assert rankings.generations == {"u1": "1"}  # the user's kept rankings dropped once, for the write
     status, headers, reply = call(
         app, "POST", "/v1/feedback", "rk_writer", {**BODY, "item_id": "movie_2"}, key
     )

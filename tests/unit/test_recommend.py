@@ -4,6 +4,7 @@ against the real servers in tests/integration)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -12,7 +13,7 @@ from recsys.domain import Item
 from recsys.logic.recommend import RankingRequest, explain, recommend, similar_items
 from recsys.stores.precomputed import PrecomputedRow
 from tests.unit.engine_fixtures import ROMANCE, SCIFI
-from tests.unit.fakes import FakeModels
+from tests.unit.fakes import FakeModels, FakeRecommendationCache
 from tests.unit.recommend_fixtures import BUNDLE, CATALOG, world_stores
 
 
@@ -196,3 +197,47 @@ def test_items_with_equal_scores_come_in_item_id_order():
     ties = [(a, b) for a, b in itertools.pairwise(scored) if a[0] == b[0]]
     assert ties  # the untouched items score alike, so the order among them is the tie-break's
     assert all(a[1] < b[1] for a, b in ties)
+
+
+# -- the kept rankings -----------------------------------------------------------------------------
+def test_a_kept_ranking_is_served_with_its_items_as_the_catalog_now_has_them():
+    cache = FakeRecommendationCache()
+    stores = world_stores(FAN, FAN_RECENT, cache=cache)
+    first = recommend(stores, "u1", 5)
+    assert first.cache == "miss" and len(cache.entries) == 1
+    renamed = dataclasses.replace(CATALOG[ids(first)[0]], title="A new title")
+    stores.catalog.upsert_item(renamed)  # type: ignore[attr-defined]  # the fake catalog writes
+    again = recommend(stores, "u1", 5)
+    assert again.cache == "hit" and again.generated_at == first.generated_at
+    assert [(r.item.item_id, r.score, r.rank, r.explanation) for r in again.recommendations] == [
+        (r.item.item_id, r.score, r.rank, r.explanation) for r in first.recommendations
+    ]
+    assert again.recommendations[0].item.title == "A new title"
+    assert recommend(stores, "u1", 4).cache == "miss"  # another request is ranked on its own
+    assert recommend(stores, "u1", 5, request=RankingRequest(session_id="s2")).cache == "miss"
+
+
+def test_a_kept_ranking_with_an_item_no_longer_active_is_ranked_again():
+    cache = FakeRecommendationCache()
+    stores = world_stores(FAN, FAN_RECENT, cache=cache)
+    top = ids(recommend(stores, "u1", 5))[0]
+    stores.catalog.upsert_item(dataclasses.replace(CATALOG[top], is_active=False))  # type: ignore[attr-defined]
+    again = recommend(stores, "u1", 5)
+    assert again.cache == "miss" and top not in ids(again)
+
+
+def test_a_new_generation_of_the_user_ranks_again():
+    cache = FakeRecommendationCache()
+    stores = world_stores(FAN, FAN_RECENT, cache=cache)
+    recommend(stores, "u1", 5)
+    cache.invalidate(["u1"])
+    assert recommend(stores, "u1", 5).cache == "miss"
+    assert recommend(stores, "u1", 5).cache == "hit"
+
+
+def test_fallback_answers_are_not_kept_and_an_unreachable_cache_ranks_anyway():
+    cache = FakeRecommendationCache()
+    popular = recommend(world_stores(cache=cache, models=FakeModels(None)), "u1", 5)
+    assert popular.model_version == "popularity-v1" and popular.cache is None and not cache.entries
+    down = recommend(world_stores(FAN, FAN_RECENT, cache=FakeRecommendationCache(down=True)), "u1", 5)
+    assert down.model_version == "test-v1" and down.cache is None and ids(down)

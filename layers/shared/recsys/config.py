@@ -39,6 +39,9 @@ class Settings(BaseModel):
     model_check_seconds: float = Field(default=30.0, alias="MODEL_CHECK_SECONDS", ge=0)
     # How often the request path asks PostgreSQL whether the items and experiments it keeps changed.
     cache_check_seconds: float = Field(default=5.0, alias="CACHE_CHECK_SECONDS", ge=0)
+    # How long the recommendations function serves a ranking again while nothing it depends on
+    # changed (seconds; 0: rank every request).
+    recommendation_cache_seconds: float = Field(default=60.0, alias="RECOMMENDATION_CACHE_SECONDS", ge=0)
     # Training on Spark (refresh only): the EMR Serverless application and the role its runs take,
     # and the logged events above which a refresh trains there rather than in the function.
     spark_application_id: str = Field(default="", alias="SPARK_APPLICATION_ID")

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from recsys.stores.preferences import PostgresPreferenceStore
     from recsys.stores.queues import MessageQueue, SqsQueue
     from recsys.stores.rate_limits import RedisRateLimits
+    from recsys.stores.recommendation_cache import RecommendationCache, RedisRecommendationCache
     from recsys.stores.refresh_trigger import (
         LambdaRefreshTrigger,
         RedisRefreshHold,
@@ -151,6 +152,16 @@ def rate_limits() -> RedisRateLimits:
     from recsys.stores.rate_limits import RedisRateLimits
 
     return RedisRateLimits(redis_client(get_settings()))
+
+
+@cache
+def recommendation_cache() -> RedisRecommendationCache:
+    """The model's rankings kept per user: read by the recommendations function, and dropped for a
+    user by whatever changes their recommendations."""
+    from recsys.stores.recommendation_cache import RedisRecommendationCache
+
+    settings = get_settings()
+    return RedisRecommendationCache(redis_client(settings), settings.recommendation_cache_seconds)
 
 
 @cache
@@ -313,6 +324,7 @@ def recommendation_stores() -> RecommendationStores:
         signals=user_signals(),
         precomputed=precomputed_store(),
         models=model_source(),
+        cache=recommendation_cache() if get_settings().recommendation_cache_seconds > 0 else None,
     )
 
 
@@ -346,6 +358,7 @@ AssignmentsDep = Annotated["Assignments", Depends(injected(assignments))]
 FeedbackStoreDep = Annotated["FeedbackStore", Depends(injected(feedback_store))]
 PreferenceStoreDep = Annotated["PostgresPreferenceStore", Depends(injected(preference_store))]
 ItemFeatureStoreDep = Annotated["PostgresItemFeatureStore", Depends(injected(item_feature_store))]
+RecommendationCacheDep = Annotated["RecommendationCache", Depends(injected(recommendation_cache))]
 FeatureStoreDep = Annotated["FeatureStore", Depends(injected(feature_store))]
 InteractionLogDep = Annotated["InteractionLog", Depends(injected(interaction_log))]
 InteractionStreamDep = Annotated["InteractionStream", Depends(injected(interaction_stream))]

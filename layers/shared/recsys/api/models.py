@@ -55,7 +55,9 @@ class RecommendationsResponse(BaseModel):
     recommendations: list[RecommendedItem]
     request_id: str
     model_version: str
-    generated_at: datetime
+    generated_at: datetime = Field(
+        description="When the list was ranked: earlier than the request when a kept ranking answered it"
+    )
 
 
 class SourceItem(BaseModel):

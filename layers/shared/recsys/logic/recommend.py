@@ -8,10 +8,16 @@ terms that made each score. The answer's `model_version` names the path that pro
 - `<version>` (plus `/<experiment>:<variant>` when an experiment chose the blend): the model;
 - `precomputed:<version>`: Redis, the index or S3 unavailable; what the last refresh ranked;
 - `popularity-v1`: no model, or nothing precomputed for this user; popular items.
+
+The model's answers are kept (stores/recommendation_cache.py) and served again to the same request
+while the user has done nothing that changes them and every item in them is still active: the
+answer then carries the time it was ranked (`generated_at`), and `cache` says which it was.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -34,6 +40,7 @@ if TYPE_CHECKING:  # the store modules import their drivers; a function loads on
     from recsys.stores.catalog import CatalogReader
     from recsys.stores.feature_store import FeatureStore, UserHistory
     from recsys.stores.precomputed import PrecomputedRow, PrecomputedStore
+    from recsys.stores.recommendation_cache import RecommendationCache
     from recsys.stores.user_signals import UserSignalReader
 
 POPULARITY_MODEL = "popularity-v1"
@@ -55,6 +62,7 @@ class Stores:
     signals: UserSignalReader  # not_interested feedback and preferences
     precomputed: PrecomputedStore
     models: Models
+    cache: RecommendationCache | None = None  # the model's answers, kept per user and request
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,8 @@ class Recommendation:
 class Answer:
     recommendations: list[Recommendation]
     model_version: str
+    generated_at: float = field(default_factory=time.time)  # epoch seconds: when it was ranked
+    cache: str | None = None  # "hit" or "miss" where the cache was asked; None where it was not
 
 
 @dataclass
@@ -140,9 +150,91 @@ def recommend(
     request: RankingRequest | None = None,
 ) -> Answer:
     request = request or RankingRequest()
+    exclude = exclude or set()
+    bundle = _current_model(stores)
+    if bundle is None or stores.cache is None:
+        return _rank(stores, bundle, user_id, limit, category, exclude, request)
+    fingerprint = _fingerprint(bundle, request, limit, category, exclude)
+    # the user's generation is read before anything the ranking reads (stores/recommendation_cache)
+    cached = _degrade("recommendation cache", None, stores.cache.lookup, user_id, fingerprint)
+    if cached is not None and cached.entry is not None:
+        revived = _revive(stores, cached.entry)
+        if revived is not None:
+            return revived
+    answer = _rank(stores, bundle, user_id, limit, category, exclude, request)
+    if cached is None or answer.model_version != _version(bundle, request):
+        return answer  # the cache is unreachable, or this is a fallback's answer: not kept
+    kept = _entry(answer)
+    _degrade("recommendation cache", False, stores.cache.store, user_id, fingerprint, cached.generation, kept)
+    return replace(answer, cache="miss")
+
+
+def forget_rankings(cache: RecommendationCache, user_ids: list[str]) -> None:
+    """After a committed write that changes what these users are recommended (feedback,
+    preferences): the rankings kept for them are dropped. If Redis cannot be reached now, the
+    write stands, and what was kept is served until it expires."""
+    try:
+        cache.invalidate(user_ids)
+    except Exception as exc:
+        if not is_store_failure(exc):
+            raise
+        logger.warning("recommendation cache unavailable; kept rankings expire on their own")
+
+
+def _fingerprint(
+    bundle: ModelBundle, request: RankingRequest, limit: int, category: str | None, exclude: set[str]
+) -> str:
+    """What a request's ranking depends on besides the user's own state: the model, the
+    experiment's variant (its blend too, which its owner can change), and the parameters that
+    change the list (the device type changes nothing)."""
+    variant = request.variant
+    asked = [
+        bundle.version,
+        [variant.label, variant.blend] if variant else None,
+        limit,
+        category,
+        sorted(exclude),
+        request.context,
+        request.session_id,
+    ]
+    encoded = json.dumps(asked, separators=(",", ":"), sort_keys=True, default=str).encode()
+    return hashlib.blake2b(encoded, digest_size=16).hexdigest()
+
+
+def _entry(answer: Answer) -> dict[str, Any]:
+    return {
+        "version": answer.model_version,
+        "ranked_at": answer.generated_at,
+        "recs": [[r.item.item_id, r.score, r.rank, r.explanation] for r in answer.recommendations],
+    }
+
+
+def _revive(stores: Stores, entry: dict[str, Any]) -> Answer | None:
+    """A kept answer with its items as the catalog now has them; None (rank again) if one of them
+    is no longer active or no longer exists."""
+    rows = entry["recs"]
+    items = stores.catalog.get_items([row[0] for row in rows])
+    if any((item := items.get(row[0])) is None or not item.is_active for row in rows):
+        return None
+    return Answer(
+        [Recommendation(items[item_id], score, rank, why) for item_id, score, rank, why in rows],
+        entry["version"],
+        generated_at=float(entry["ranked_at"]),
+        cache="hit",
+    )
+
+
+def _rank(
+    stores: Stores,
+    bundle: ModelBundle | None,
+    user_id: str,
+    limit: int,
+    category: str | None,
+    exclude: set[str],
+    request: RankingRequest,
+) -> Answer:
     context = user_context(stores, user_id)
-    skip = context.excluded | (exclude or set())
-    bundle = _current_model(stores) if context.history is not None else None
+    skip = context.excluded | exclude
     if bundle is not None and context.history is not None:
         return _from_model(stores, bundle, context, context.history, limit, category, skip, request)
     precomputed = _from_precomputed(stores, user_id, limit, category, skip)

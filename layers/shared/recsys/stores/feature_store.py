@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from recsys.stores.recommendation_cache import INVALIDATE_LUA
+
 if TYPE_CHECKING:
     import redis
 
@@ -30,11 +32,15 @@ APPLIED_TTL = 2 * 86400  # longer than the stream keeps a record (24 h), so no r
 # each of their keys, not one per event (a Redis command from a script costs about 2 us however
 # little it does). The key names are built here, so this needs one Redis (or ElastiCache without
 # cluster mode), as the popularity keys beside each user's keys already do.
+# A user whose history changed gets a new generation of cached recommendations (their cached
+# rankings are dropped: stores/recommendation_cache.py), in the same step; an impression changes
+# no history, so it leaves them be.
 # `events:applied` counts every event applied, for the refresh to choose where it trains, and
 # `events:applied:minute:<epoch minute>` those applied in each minute of the consumer's clock (kept
 # MINUTES_KEPT minutes), for GET /v1/ingest's events per minute.
 # ARGV: events, applied ttl, features ttl, recent kept, epoch minute, per-minute ttl
-_APPLY_EVENTS = """
+_APPLY_EVENTS = (
+    """
 local events = cjson.decode(ARGV[1])
 local applied, users, order, items, categories = 0, {}, {}, {}, {}
 for _, e in ipairs(events) do
@@ -62,6 +68,7 @@ for _, e in ipairs(events) do
     end
   end
 end
+local changed = {}
 for _, user in ipairs(order) do
   local u, features = users[user], 'user_features:' .. user
   for action, n in pairs(u.counts) do redis.call('HINCRBY', features, 'count_' .. action, n) end
@@ -75,7 +82,14 @@ for _, user in ipairs(order) do
     end
     redis.call('LPUSH', 'user_recent:' .. user, unpack(u.recent))
     redis.call('LTRIM', 'user_recent:' .. user, 0, tonumber(ARGV[4]) - 1)
+    changed[#changed + 1] = user
   end
+end
+if #changed > 0 then
+  local invalidated = changed
+"""
+    + INVALIDATE_LUA
+    + """
 end
 if applied > 0 then
   redis.call('INCRBY', 'events:applied', applied)
@@ -91,6 +105,7 @@ for category, weights in pairs(categories) do
 end
 return applied
 """
+)
 # Events per script call: one call blocks Redis while it runs (about 1 ms for 100 events of
 # different users), and the request path reads Redis too.
 APPLY_CHUNK = 100

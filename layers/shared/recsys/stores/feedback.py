@@ -46,7 +46,7 @@ class FeedbackStore(Protocol):
     def update(
         self, feedback_id: uuid.UUID, feedback_type: str, reason: str | None, expected_version: int | None
     ) -> Feedback: ...
-    def delete(self, feedback_id: uuid.UUID) -> bool: ...
+    def delete(self, feedback_id: uuid.UUID) -> Feedback | None: ...
 
 
 class NotInterestedFeedback(Protocol):
@@ -130,12 +130,12 @@ class PostgresFeedbackStore:
             current_version=current.version,
         )
 
-    def delete(self, feedback_id: uuid.UUID) -> bool:
-        """Tombstone the feedback. False when no such feedback ever existed."""
+    def delete(self, feedback_id: uuid.UUID) -> Feedback | None:
+        """Tombstone the feedback. Returns it, or None when no such feedback ever existed."""
         self._conn.execute(
             "UPDATE feedback SET deleted_at = NOW() WHERE id = %s AND deleted_at IS NULL", (feedback_id,)
         )
-        return self.get(feedback_id) is not None
+        return self.get(feedback_id)
 
     def not_interested_pairs(self) -> list[tuple[str, str]]:
         """Every live (user, item) `not_interested`: training counts them against the item."""

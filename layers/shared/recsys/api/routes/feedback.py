@@ -8,10 +8,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, Response
 
 from recsys.api import errors
-from recsys.api.dependencies import FeedbackStoreDep, IdempotencyRecordsDep
+from recsys.api.dependencies import FeedbackStoreDep, IdempotencyRecordsDep, RecommendationCacheDep
 from recsys.api.guards import idempotency_key, replay_or_run, request_hash, requires
 from recsys.api.models import FeedbackRequest, FeedbackResponse, FeedbackUpdate
 from recsys.api.routes import error_responses
+from recsys.logic.recommend import forget_rankings
 from recsys.stores.feedback import Feedback
 
 create_router = APIRouter(tags=["feedback"])
@@ -55,6 +56,7 @@ async def create_feedback(
     body: FeedbackRequest,
     store: FeedbackStoreDep,
     records: IdempotencyRecordsDep,
+    rankings: RecommendationCacheDep,
     response: Response,
     key: Annotated[str | None, Depends(idempotency_key)] = None,
 ) -> FeedbackResponse:
@@ -68,6 +70,7 @@ async def create_feedback(
             scope=request.state.api_key.key_prefix,
             request_hash=request_hash(body),
         )
+        forget_rankings(rankings, [feedback.user_id])
         return 201, _response(feedback, "recorded", request.state.request_id)
 
     response.status_code, payload = replay_or_run(records, request, key, body, run)
@@ -87,11 +90,13 @@ async def update_feedback(
     body: FeedbackUpdate,
     store: FeedbackStoreDep,
     records: IdempotencyRecordsDep,
+    rankings: RecommendationCacheDep,
     response: Response,
     key: Annotated[str | None, Depends(idempotency_key)] = None,
 ) -> FeedbackResponse:
     def run() -> tuple[int, FeedbackResponse]:
         feedback = store.update(feedback_id, body.feedback_type, body.reason, body.version)
+        forget_rankings(rankings, [feedback.user_id])
         return 200, _response(feedback, "updated", request.state.request_id)
 
     response.status_code, payload = replay_or_run(records, request, key, body, run)
@@ -105,7 +110,11 @@ async def update_feedback(
     summary="Withdraw feedback (repeating it is harmless)",
     dependencies=[Depends(requires("write"))],
 )
-async def delete_feedback(feedback_id: UUID, store: FeedbackStoreDep) -> Response:
-    if not store.delete(feedback_id):
+async def delete_feedback(
+    feedback_id: UUID, store: FeedbackStoreDep, rankings: RecommendationCacheDep
+) -> Response:
+    deleted = store.delete(feedback_id)
+    if deleted is None:
         raise errors.NotFound("no such feedback", {"feedback_id": str(feedback_id)})
+    forget_rankings(rankings, [deleted.user_id])
     return Response(status_code=204)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from recsys.api.dependencies import RankingExperimentsDep, RecommendationStoresDep
 from recsys.api.guards import requires
@@ -27,15 +28,30 @@ list_router = APIRouter(tags=["recommendations"])
 explain_router = APIRouter(tags=["recommendations"])
 
 
+KEPT_RANKING_HEADERS = {
+    "X-Cache": {
+        "description": "`hit` when the ranking kept for this same request answered (the user did nothing"
+        " since that changes it, and its items are all still active), `miss` when it was ranked now."
+        " Absent when a fallback answered (`precomputed:`, `popularity-v1`), which is never kept.",
+        "schema": {"type": "string", "enum": ["hit", "miss"]},
+    },
+    "Age": {
+        "description": "On a hit: seconds since the ranking was made (at most RecommendationCacheSeconds)",
+        "schema": {"type": "integer"},
+    },
+}
+
+
 @list_router.get(
     "/v1/recommendations",
     response_model=RecommendationsResponse,
-    responses=error_responses(403),
+    responses={200: {"headers": KEPT_RANKING_HEADERS}, **error_responses(403)},
     summary="Personalised recommendations for a user",
     dependencies=[Depends(requires("read"))],
 )
 async def get_recommendations(
     request: Request,
+    response: Response,
     stores: RecommendationStoresDep,
     experiments: RankingExperimentsDep,
     user_id: Annotated[str, Query(pattern=ID_PATTERN, description="User identifier")],
@@ -59,6 +75,10 @@ async def get_recommendations(
     answer = model.recommend(stores, user_id, limit, chosen, set(exclude), ranking)
     results = answer.recommendations
     metrics.add_metric(name="RecommendationsServed", unit="Count", value=len(results))
+    if answer.cache is not None:  # a kept ranking says so, and how old it is (RFC 9111's Age)
+        response.headers["X-Cache"] = answer.cache
+        if answer.cache == "hit":
+            response.headers["Age"] = str(max(0, int(time.time() - answer.generated_at)))
     return RecommendationsResponse(
         recommendations=[
             RecommendedItem(
@@ -77,7 +97,7 @@ async def get_recommendations(
         ],
         request_id=request.state.request_id,
         model_version=answer.model_version,
-        generated_at=datetime.now(UTC),
+        generated_at=datetime.fromtimestamp(answer.generated_at, UTC),
     )
 
 

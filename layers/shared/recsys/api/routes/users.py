@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from recsys.api.dependencies import CatalogDep, InteractionLogDep, PreferenceStoreDep
+from recsys.api.dependencies import CatalogDep, InteractionLogDep, PreferenceStoreDep, RecommendationCacheDep
 from recsys.api.guards import idempotency_key, request_hash, requires
 from recsys.api.models import (
     ID_PATTERN,
@@ -19,6 +19,7 @@ from recsys.api.models import (
 )
 from recsys.api.routes import error_responses, found
 from recsys.domain import User
+from recsys.logic.recommend import forget_rankings
 
 if TYPE_CHECKING:
     from recsys.stores.versioned import Version
@@ -91,6 +92,7 @@ async def put_preferences(
     user_id: UserId,
     body: PreferencesRequest,
     store: PreferenceStoreDep,
+    rankings: RecommendationCacheDep,
     key: Annotated[str | None, Depends(idempotency_key)] = None,
 ) -> PreferencesResponse:
     values = body.model_dump(exclude={"version"})
@@ -103,6 +105,7 @@ async def put_preferences(
         idempotency_key=key,
         request_hash=request_hash(values),
     )
+    forget_rankings(rankings, [user_id])
     return _preferences_response(user_id, written, request.state.request_id)
 
 
