@@ -8,7 +8,7 @@ import uuid
 
 from recsys.connections import redis_client
 from recsys.stores.feature_store import LiveEvent, RedisFeatureStore
-from recsys.stores.recommendation_cache import KEY_PREFIX, RedisRecommendationCache
+from recsys.stores.recommendation_cache import KEY_PREFIX, MAX_ENTRIES, RedisRecommendationCache
 from tests.integration.redis_files import append_only_file
 
 ENTRY = {"version": "v1", "ranked_at": 1.0, "recs": [["movie_1", 0.5, 1, {"type": "collaborative"}]]}
@@ -75,6 +75,19 @@ def test_an_entry_older_than_the_ttl_or_not_ours_is_not_served(settings):
     assert cache.lookup(user, "fp").entry is None
     client.hset(KEY_PREFIX + user, "fp", "not json")
     assert cache.lookup(user, "fp").entry is None
+
+
+def test_a_user_holds_at_most_max_entries_and_keeps_their_generation(settings):
+    client = redis_client(settings)
+    cache = RedisRecommendationCache(client, ttl_seconds=60)
+    user = _user()
+    cache.invalidate([user])
+    generation = cache.lookup(user, "fp").generation
+    for n in range(3 * MAX_ENTRIES):
+        assert cache.store(user, f"fp{n}", generation, ENTRY)
+        assert client.hlen(KEY_PREFIX + user) <= MAX_ENTRIES + 1  # the entries and the generation
+    assert cache.lookup(user, f"fp{3 * MAX_ENTRIES - 1}").entry is not None
+    assert cache.lookup(user, "fp").generation == generation
 
 
 def test_the_features_script_drops_the_rankings_of_users_whose_history_changed(settings):

@@ -42,11 +42,23 @@ end
 """
 # ARGV: user ids
 _INVALIDATE = "local invalidated = ARGV\n" + INVALIDATE_LUA + "return generation\n"
-# KEYS[1]: the user's hash; ARGV: the generation read before ranking ('' for none), field, entry, ttl
+# A user's hash holds at most MAX_ENTRIES rankings: each write pushes its expiry back, so a user
+# whose requests keep changing (an `exclude` of what the page already shows) would otherwise
+# pile up entries older than the TTL for as long as they keep asking. Past the cap the entries
+# are dropped (not the generation) and the new one starts them again.
+MAX_ENTRIES = 8
+# KEYS[1]: the user's hash; ARGV: the generation read before ranking ('' for none), field, entry,
+# ttl, max entries
 _STORE = """
 redis.replicate_commands()
 redis.set_repl(redis.REPL_NONE)
-if (redis.call('HGET', KEYS[1], 'g') or '') ~= ARGV[1] then return 0 end
+local generation = redis.call('HGET', KEYS[1], 'g')
+if (generation or '') ~= ARGV[1] then return 0 end
+local entries = redis.call('HLEN', KEYS[1]) - (generation and 1 or 0)
+if entries >= tonumber(ARGV[5]) and redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then
+  redis.call('DEL', KEYS[1])
+  if generation then redis.call('HSET', KEYS[1], 'g', generation) end
+end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
@@ -90,7 +102,9 @@ class RedisRecommendationCache:
         """Keep `entry` (stamped with the generation and the time) unless the user's generation
         has moved on since `generation` was read. True if it was kept."""
         stamped = json.dumps({**entry, "g": generation, "at": time.time()}, separators=(",", ":"))
-        kept = self._store(keys=[KEY_PREFIX + user_id], args=[generation, fingerprint, stamped, self._ttl])
+        kept = self._store(
+            keys=[KEY_PREFIX + user_id], args=[generation, fingerprint, stamped, self._ttl, MAX_ENTRIES]
+        )
         return bool(int(kept))
 
     def invalidate(self, user_ids: list[str]) -> None:
