@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 
 import pytest
 
@@ -224,6 +225,16 @@ def test_a_kept_ranking_with_an_item_no_longer_active_is_ranked_again():
     stores.catalog.upsert_item(dataclasses.replace(CATALOG[top], is_active=False))  # type: ignore[attr-defined]
     again = recommend(stores, "u1", 5)
     assert again.cache == "miss" and top not in ids(again)
+
+
+def test_an_entry_in_another_shape_is_ranked_again():
+    cache = FakeRecommendationCache()
+    stores = world_stores(FAN, FAN_RECENT, cache=cache)
+    first = recommend(stores, "u1", 5)
+    [(where, raw)] = cache.entries.items()
+    cache.entries[where] = json.dumps({**json.loads(raw), "recs": [["only an id"]]})
+    again = recommend(stores, "u1", 5)
+    assert again.cache == "miss" and ids(again) == ids(first)
 
 
 def test_a_new_generation_of_the_user_ranks_again():

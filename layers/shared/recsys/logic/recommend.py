@@ -211,15 +211,20 @@ def _entry(answer: Answer) -> dict[str, Any]:
 
 def _revive(stores: Stores, entry: dict[str, Any]) -> Answer | None:
     """A kept answer with its items as the catalog now has them; None (rank again) if one of them
-    is no longer active or no longer exists."""
-    rows = entry["recs"]
+    is no longer active or no longer exists, or the entry is not in the shape this code writes
+    (one written by another release)."""
+    try:
+        rows = [(str(i), float(score), int(rank), dict(why)) for i, score, rank, why in entry["recs"]]
+        version, ranked_at = str(entry["version"]), float(entry["ranked_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
     items = stores.catalog.get_items([row[0] for row in rows])
     if any((item := items.get(row[0])) is None or not item.is_active for row in rows):
         return None
     return Answer(
         [Recommendation(items[item_id], score, rank, why) for item_id, score, rank, why in rows],
-        entry["version"],
-        generated_at=float(entry["ranked_at"]),
+        version,
+        generated_at=ranked_at,
         cache="hit",
     )
 
