@@ -322,6 +322,18 @@ def test_a_repeated_key_replays_the_first_response_and_writes_once():
     assert len(store.created) == 1
 
 
+def test_feedback_is_recorded_when_the_kept_rankings_cannot_be_dropped():
+    store = FeedbackRecords()
+    app = app_of(
+        feedback.create_router,
+        feedback_store=store,
+        idempotency_records=MemoryRecords(),
+        recommendation_cache=FakeRecommendationCache(down=True),
+    )
+    status, _, _ = call(app, "POST", "/v1/feedback", "rk_writer", BODY, {"Idempotency-Key": "k-2"})
+    assert status == 201 and store.created == [("u1", "movie_1", "like", "k-2")]
+
+
 def test_a_duplicate_while_the_first_runs_is_told_to_retry():
     duplicate: list[tuple[int, dict[str, str], Any]] = []
 

@@ -173,12 +173,7 @@ def forget_rankings(cache: RecommendationCache, user_ids: list[str]) -> None:
     """After a committed write that changes what these users are recommended (feedback,
     preferences): the rankings kept for them are dropped. If Redis cannot be reached now, the
     write stands, and what was kept is served until it expires."""
-    try:
-        cache.invalidate(user_ids)
-    except Exception as exc:
-        if not is_store_failure(exc):
-            raise
-        logger.warning("recommendation cache unavailable; kept rankings expire on their own")
+    _degrade("recommendation cache", None, cache.invalidate, user_ids)
 
 
 def _fingerprint(
